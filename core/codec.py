@@ -1,0 +1,122 @@
+"""The MSRA-style Gaussian heatmap representation of the reference, as one codec object (mmpose style).
+
+`encode` makes training targets, `decode` turns network output into keypoints. Both follow REFERENCE.md
+§5 and §7 exactly, including the reference's integer truncation of target positions; everything is
+vectorised over persons and joints.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.geometry import crop_to_image_points
+from core.joints import FLIP_PERMUTATION
+
+
+@dataclass(frozen=True)
+class DecodedKeypoints:
+    """Per person and joint: image coordinates (N, J, 2), scores (N, J), heatmap coordinates (N, J, 2)."""
+
+    image_xy: np.ndarray
+    scores: np.ndarray
+    heatmap_xy: np.ndarray
+
+
+@dataclass(frozen=True)
+class HeatmapCodec:
+    """Gaussian heatmaps for a square `input_size` crop, with `input_size / heatmap_size` stride."""
+
+    input_size: int = 256
+    heatmap_size: int = 64
+    sigma: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.input_size % self.heatmap_size:
+            raise ValueError(f"input size {self.input_size} is not a multiple of {self.heatmap_size}")
+
+    @property
+    def stride(self) -> int:
+        return self.input_size // self.heatmap_size
+
+    @property
+    def kernel_radius(self) -> int:
+        return int(3 * self.sigma + 1)
+
+    def encode(self, keypoints: np.ndarray) -> np.ndarray:
+        """Target heatmaps (..., J, H, W) float32 from keypoints (..., J, 2) in heatmap pixels.
+
+        As in the reference a joint is drawn only when x > 0 and its int-truncated position lies on the
+        map; the Gaussian (peak 1.0) is cut to a (2r+1)² window around that position. A joint that is not
+        annotated must therefore be given as (0, 0) or a negative x.
+        """
+        keypoints = np.asarray(keypoints, dtype=np.float64)
+        size = self.heatmap_size
+        position = np.trunc(keypoints).astype(np.int64)
+        drawn = (keypoints[..., 0] > 0) & np.all((position >= 0) & (position < size), axis=-1)
+        grid = np.arange(size)
+        dx = grid - position[..., 0, None]
+        dy = grid - position[..., 1, None]
+        radius = self.kernel_radius
+        gauss_x = np.where(np.abs(dx) <= radius, np.exp(-(dx**2) / (2 * self.sigma**2)), 0.0)
+        gauss_y = np.where(np.abs(dy) <= radius, np.exp(-(dy**2) / (2 * self.sigma**2)), 0.0)
+        heatmaps = gauss_y[..., :, None] * gauss_x[..., None, :]
+        return (heatmaps * drawn[..., None, None]).astype(np.float32)
+
+    @staticmethod
+    def merge_flip(heatmaps: np.ndarray, flipped_heatmaps: np.ndarray) -> np.ndarray:
+        """Average (N, J, H, W) heatmaps with those of the mirrored crop, mirrored back; clip at 1."""
+        unflipped = flipped_heatmaps[:, FLIP_PERMUTATION, :, ::-1]
+        merged = (heatmaps.astype(np.float32) + unflipped.astype(np.float32)) / np.float32(2)
+        return np.minimum(merged, np.float32(1))
+
+    @staticmethod
+    def locate_peaks(heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sub-pixel peak (x, y) in heatmap pixels (N, J, 2) and its value (N, J).
+
+        3x3 max-pool NMS, first arg-max, then a quarter-pixel step towards the larger neighbour (strict >,
+        indices clamped), plus 0.5. As in the reference the step and the +0.5 are skipped when the peak
+        value is not positive.
+        """
+        heatmaps = np.asarray(heatmaps, dtype=np.float32)
+        n, j, h, w = heatmaps.shape
+        padded = np.pad(heatmaps, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (3, 3), axis=(2, 3))
+        neighbourhood_max = windows.max(axis=(-2, -1))
+        suppressed = np.where(heatmaps == neighbourhood_max, heatmaps, np.float32(0)).reshape(n, j, h * w)
+        flat_index = suppressed.argmax(axis=-1)
+        scores = np.take_along_axis(suppressed, flat_index[..., None], axis=-1)[..., 0]
+        y, x = np.divmod(flat_index, w)
+
+        persons, joints = np.indices((n, j))
+
+        def value(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
+            return heatmaps[persons, joints, np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)]
+
+        step_x = np.where(value(y, x + 1) > value(y, x - 1), 0.25, -0.25)
+        step_y = np.where(value(y + 1, x) > value(y - 1, x), 0.25, -0.25)
+        refine = scores > 0
+        xy = np.stack([x, y], axis=-1).astype(np.float64)
+        xy += np.where(refine[..., None], np.stack([step_x, step_y], axis=-1) + 0.5, 0.0)
+        return xy, scores
+
+    def decode(
+        self,
+        heatmaps: np.ndarray,
+        centers: np.ndarray,
+        scales: np.ndarray,
+        flipped_heatmaps: np.ndarray | None = None,
+        truncate: bool = False,
+    ) -> DecodedKeypoints:
+        """Keypoints in original-image pixels for N persons cropped at (centers, scales).
+
+        `flipped_heatmaps` are the raw outputs for the mirrored crops (flip test). `truncate=True`
+        reproduces the reference's int-truncated coordinates; keep it off for real use.
+        """
+        if flipped_heatmaps is not None:
+            heatmaps = self.merge_flip(heatmaps, flipped_heatmaps)
+        heatmap_xy, scores = self.locate_peaks(heatmaps)
+        crop_xy = heatmap_xy * self.stride
+        image_xy = crop_to_image_points(crop_xy, centers, scales, self.input_size)
+        if truncate:
+            image_xy = np.trunc(image_xy)
+        return DecodedKeypoints(image_xy=image_xy, scores=scores, heatmap_xy=heatmap_xy)

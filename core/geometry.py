@@ -1,0 +1,140 @@
+"""Crop geometry: MPII centre/scale ↔ affine matrices, point transforms, the crop itself, boxes.
+
+Conventions (REFERENCE.md §4): a person is a centre (cx, cy) in pixels and a scale s whose crop side is
+200*s pixels. Sizes are (height, width) like the reference's `res`; an int means a square. Pixel centres
+sit at integer coordinates, as in OpenCV.
+"""
+
+import math
+
+import cv2
+import numpy as np
+
+MPII_SCALE_UNIT = 200.0
+# A tight person box is padded by this factor, as MPII's scale is the person height x 1.25.
+DEFAULT_BOX_PADDING = 1.25
+
+Size = int | tuple[int, int]
+
+
+def _hw(size: Size) -> tuple[int, int]:
+    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
+def crop_transform(center: np.ndarray, scale: float, size: Size, rotation_deg: float = 0.0) -> np.ndarray:
+    """3x3 matrix mapping original-image pixels into a crop of `size` (the reference's get_transform).
+
+    Positive `rotation_deg` turns the person counter-clockwise in the crop (the reference negates it).
+    """
+    height, width = _hw(size)
+    side = MPII_SCALE_UNIT * float(scale)
+    cx, cy = float(center[0]), float(center[1])
+    matrix = np.array(
+        [
+            [width / side, 0.0, width * (-cx / side + 0.5)],
+            [0.0, height / side, height * (-cy / side + 0.5)],
+            [0.0, 0.0, 1.0],
+        ]
+    )
+    if rotation_deg == 0:
+        return matrix
+    angle = math.radians(-rotation_deg)
+    sin, cos = math.sin(angle), math.cos(angle)
+    rotate = np.array([[cos, -sin, 0.0], [sin, cos, 0.0], [0.0, 0.0, 1.0]])
+    to_origin = np.array([[1.0, 0.0, -width / 2], [0.0, 1.0, -height / 2], [0.0, 0.0, 1.0]])
+    back = np.array([[1.0, 0.0, width / 2], [0.0, 1.0, height / 2], [0.0, 0.0, 1.0]])
+    return back @ rotate @ to_origin @ matrix
+
+
+def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Apply a 3x3 (or 2x3) affine matrix to points of shape (..., 2)."""
+    points = np.asarray(points, dtype=np.float64)
+    return points @ matrix[:2, :2].T + matrix[:2, 2]
+
+
+def invert_affine(matrix: np.ndarray) -> np.ndarray:
+    return np.linalg.inv(matrix)
+
+
+def crop_to_image_points(
+    points: np.ndarray, centers: np.ndarray, scales: np.ndarray, size: Size
+) -> np.ndarray:
+    """Map crop coordinates (N, J, 2) of N persons back to original-image coordinates, vectorised.
+
+    The inverse of an un-rotated crop_transform is x = cx + side * (u / width - 0.5).
+    """
+    height, width = _hw(size)
+    points = np.asarray(points, dtype=np.float64)
+    centers = np.asarray(centers, dtype=np.float64).reshape(-1, 1, 2)
+    sides = (MPII_SCALE_UNIT * np.asarray(scales, dtype=np.float64)).reshape(-1, 1, 1)
+    normalised = points / np.array([width, height]) - 0.5
+    return centers + sides * normalised
+
+
+def reference_crop_matrix(center: np.ndarray, scale: float, size: Size) -> np.ndarray:
+    """Crop→image 2x3 matrix that reproduces the reference crop with one warpAffine.
+
+    The reference truncates the crop box corners to int, zero-pads that box and resizes it bilinearly
+    (OpenCV half-pixel convention). Sampling that box directly gives the same pixels without allocating
+    the padded intermediate, which for a person larger than the image would be huge.
+    """
+    height, width = _hw(size)
+    inverse = invert_affine(crop_transform(center, scale, (height, width)))
+    corners = transform_points(np.array([[0.0, 0.0], [width, height]]), inverse)
+    upper_left, lower_right = np.trunc(corners)
+    step = (lower_right - upper_left) / np.array([width, height])
+    offset = upper_left + 0.5 * step - 0.5
+    return np.array([[step[0], 0.0, offset[0]], [0.0, step[1], offset[1]]])
+
+
+def crop_image(
+    image: np.ndarray,
+    center: np.ndarray,
+    scale: float,
+    size: Size,
+    rotation_deg: float = 0.0,
+    border_value: float = 0.0,
+) -> np.ndarray:
+    """Crop a person with a single warpAffine (bilinear, zero border); output dtype follows the input.
+
+    Without rotation the crop is the reference's, pixel for pixel up to interpolation rounding. A rotation
+    turns the crop about its centre, as the reference's augmentation does after cropping.
+    """
+    height, width = _hw(size)
+    crop_to_image = np.vstack([reference_crop_matrix(center, scale, (height, width)), [0.0, 0.0, 1.0]])
+    if rotation_deg != 0:
+        turn = crop_transform(
+            np.array([width / 2, height / 2]), height / MPII_SCALE_UNIT, (height, width), rotation_deg
+        )
+        crop_to_image = crop_to_image @ invert_affine(turn)
+    return cv2.warpAffine(
+        image,
+        crop_to_image[:2],
+        (width, height),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=border_value,
+    )
+
+
+def box_to_center_scale(
+    box: np.ndarray, padding: float = DEFAULT_BOX_PADDING
+) -> tuple[np.ndarray, float]:
+    """Person box (x1, y1, x2, y2) → MPII centre and scale.
+
+    The crop is the square of side max(w, h) * padding around the box centre, so a tight box gets the
+    same 25% margin that MPII's scale includes. Raises ValueError for an empty or non-finite box.
+    """
+    x1, y1, x2, y2 = (float(v) for v in box)
+    if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
+        raise ValueError(f"box {list(box)} has non-finite coordinates")
+    if x2 <= x1 or y2 <= y1:
+        raise ValueError(f"box {list(box)} is empty: it needs x2 > x1 and y2 > y1")
+    side = max(x2 - x1, y2 - y1) * padding
+    return np.array([(x1 + x2) / 2, (y1 + y2) / 2]), side / MPII_SCALE_UNIT
+
+
+def center_scale_to_box(center: np.ndarray, scale: float) -> np.ndarray:
+    """The square region (x1, y1, x2, y2) that a centre/scale crop covers."""
+    half = MPII_SCALE_UNIT * float(scale) / 2
+    return np.array([center[0] - half, center[1] - half, center[0] + half, center[1] + half])
