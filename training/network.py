@@ -57,7 +57,7 @@ class ConvBnRelu(nn.Cell):
 
 
 class Residual(nn.Cell):
-    """Pre-activation bottleneck; the 1x1 skip conv exists even when unused (reference quirk, in checkpoints)."""
+    """Pre-activation bottleneck; the 1x1 skip conv exists even when unused (reference quirk)."""
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()
