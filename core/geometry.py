@@ -117,9 +117,7 @@ def crop_image(
     )
 
 
-def box_to_center_scale(
-    box: np.ndarray, padding: float = DEFAULT_BOX_PADDING
-) -> tuple[np.ndarray, float]:
+def box_to_center_scale(box: np.ndarray, padding: float = DEFAULT_BOX_PADDING) -> tuple[np.ndarray, float]:
     """Person box (x1, y1, x2, y2) → MPII centre and scale.
 
     The crop is the square of side max(w, h) * padding around the box centre, so a tight box gets the

@@ -60,8 +60,12 @@ EVAL_GROUPS: Final[dict[str, tuple[int, ...]]] = {
     "shoulder": (12, 13),
 }
 
-RIGHT_JOINTS: Final[frozenset[int]] = frozenset(j for j, name in enumerate(JOINT_NAMES) if name.startswith("r_"))
-LEFT_JOINTS: Final[frozenset[int]] = frozenset(j for j, name in enumerate(JOINT_NAMES) if name.startswith("l_"))
+RIGHT_JOINTS: Final[frozenset[int]] = frozenset(
+    j for j, name in enumerate(JOINT_NAMES) if name.startswith("r_")
+)
+LEFT_JOINTS: Final[frozenset[int]] = frozenset(
+    j for j, name in enumerate(JOINT_NAMES) if name.startswith("l_")
+)
 
 
 def joint_side(joint: int) -> str:

@@ -41,9 +41,14 @@ class MpiiAnnotations:
 
     def subset(self, count: int) -> "MpiiAnnotations":
         """The first `count` entries."""
+        return self.select(np.arange(min(count, len(self))))
+
+    def select(self, indices: np.ndarray) -> "MpiiAnnotations":
+        """The entries at `indices` (integer positions), in that order."""
+        indices = np.asarray(indices, dtype=np.int64)
         return MpiiAnnotations(
-            imgname=self.imgname[:count],
-            **{name: getattr(self, name)[:count] for name in _ARRAY_SHAPES},
+            imgname=tuple(self.imgname[i] for i in indices),
+            **{name: getattr(self, name)[indices] for name in _ARRAY_SHAPES},
         )
 
 

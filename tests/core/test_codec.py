@@ -1,0 +1,85 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.codec import HeatmapCodec
+from core.joints import FLIP_PERMUTATION
+
+CODEC = HeatmapCodec()
+
+
+def test_encode_is_identical_to_the_reference(fixtures_dir: Path) -> None:
+    golden = np.load(fixtures_dir / "golden" / "heatmap_encode.npz")
+    heatmaps = CODEC.encode(golden["keypoints_64"])
+    assert heatmaps.dtype == np.float32
+    assert np.array_equal(heatmaps, golden["heatmaps"])
+
+
+def test_encode_draws_nothing_for_unannotated_or_outside_joints() -> None:
+    keypoints = np.array([[0.0, 0.0], [-3.0, 10.0], [64.0, 10.0], [10.0, 64.5], [10.7, 20.2]])
+    heatmaps = CODEC.encode(keypoints)
+    assert not heatmaps[:4].any()
+    assert heatmaps[4, 20, 10] == 1.0 and heatmaps[4].sum() > 1.0
+
+
+def test_decode_matches_the_reference_heatmap_coordinates_and_scores(golden_decode: dict) -> None:
+    decoded = CODEC.decode(
+        golden_decode["heatmaps_orig"],
+        golden_decode["center"],
+        golden_decode["scale"],
+        flipped_heatmaps=golden_decode["heatmaps_flipped_input"],
+    )
+    assert np.array_equal(decoded.heatmap_xy, golden_decode["hm_xy_val"][..., :2])
+    assert np.array_equal(decoded.scores, golden_decode["hm_xy_val"][..., 2].astype(np.float32))
+    assert np.array_equal(decoded.heatmap_xy * CODEC.stride, golden_decode["crop256_xy"])
+    assert np.abs(decoded.image_xy - golden_decode["image_xy_float"]).max() <= 1e-6
+
+
+def test_truncating_mode_reproduces_the_reference_integers(golden_decode: dict) -> None:
+    decoded = CODEC.decode(
+        golden_decode["heatmaps_orig"],
+        golden_decode["center"],
+        golden_decode["scale"],
+        flipped_heatmaps=golden_decode["heatmaps_flipped_input"],
+        truncate=True,
+    )
+    assert np.array_equal(decoded.image_xy, golden_decode["image_xy_int"])
+
+
+def test_merge_flip_mirrors_back_and_swaps_sides() -> None:
+    heatmaps = np.zeros((1, 16, 8, 8), np.float32)
+    flipped = np.zeros_like(heatmaps)
+    flipped[0, 0, 2, 1] = 4.0  # r_ankle seen at x=1 in the mirrored crop is l_ankle at x=6
+    merged = HeatmapCodec.merge_flip(heatmaps, flipped)
+    assert merged[0, FLIP_PERMUTATION[0], 2, 6] == 1.0  # (0 + 4) / 2, clipped at 1
+    assert merged.sum() == 1.0
+
+
+def test_quarter_offset_steps_towards_the_larger_neighbour() -> None:
+    heatmaps = np.zeros((1, 2, 8, 8), np.float32)
+    heatmaps[0, 0, 3, 4], heatmaps[0, 0, 3, 5], heatmaps[0, 0, 2, 4] = 1.0, 0.5, 0.2
+    heatmaps[0, 1, 0, 0] = 0.7  # border peak: equal clamped neighbours step down
+    xy, scores = CODEC.locate_peaks(heatmaps)
+    assert np.allclose(xy[0, 0], [4 + 0.25 + 0.5, 3 - 0.25 + 0.5])
+    assert np.allclose(xy[0, 1], [0 - 0.25 + 0.5, 0 - 0.25 + 0.5])
+    assert np.allclose(scores[0], [1.0, 0.7])
+
+
+def test_non_positive_peak_is_not_refined() -> None:
+    heatmaps = np.full((1, 1, 4, 4), -1.0, np.float32)
+    xy, scores = CODEC.locate_peaks(heatmaps)
+    assert scores[0, 0] <= 0
+    assert np.array_equal(xy[0, 0], np.trunc(xy[0, 0]))
+
+
+def test_encode_then_decode_round_trips_at_other_sizes() -> None:
+    codec = HeatmapCodec(input_size=128, heatmap_size=32)
+    keypoints = np.array([[[5.0, 7.0], [20.0, 11.0]]])
+    decoded = codec.locate_peaks(codec.encode(keypoints))[0]
+    assert np.abs(decoded - (keypoints + 0.5)).max() <= 0.25
+
+
+def test_input_must_be_a_multiple_of_the_heatmap() -> None:
+    with pytest.raises(ValueError, match="multiple"):
+        HeatmapCodec(input_size=250, heatmap_size=64)
