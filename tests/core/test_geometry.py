@@ -32,7 +32,7 @@ def test_rotation_turns_about_the_crop_centre() -> None:
     matrix = crop_transform(center, 1.0, 256, rotation_deg=90)
     assert np.allclose(transform_points(center, matrix), [128, 128])
     # A point right of the centre ends up above it: the person turns counter-clockwise.
-    assert np.allclose(transform_points(center + [50.0, 0.0], matrix), [128, 128 - 64])
+    assert np.allclose(transform_points(center + np.array([50.0, 0.0]), matrix), [128, 128 - 64])
 
 
 def test_crop_to_image_points_inverts_the_transform_for_many_persons() -> None:

@@ -51,7 +51,7 @@ def test_normalized_errors_match_the_golden_ones(golden_pckh: dict) -> None:
 
 
 def _one_joint_case(offset: float) -> tuple[np.ndarray, ...]:
-    """One person, only r_ankle annotated at (100, 100), normaliser 10, prediction `offset` px to the right."""
+    """One person, only r_ankle annotated at (100, 100), normaliser 10, prediction `offset` px right."""
     part = np.zeros((1, 16, 2))
     part[0, 0] = [100.0, 100.0]
     preds = part.copy()
