@@ -1,0 +1,101 @@
+"""A stand-in for the pose service that misbehaves on demand (503 bursts, refusals), over real HTTP.
+
+The real service never returns 503 on cue, so the client's retry and refusal paths are tested against
+this double. It answers like the service's API (issue 4) with keypoints derived from each person's centre,
+so tests can check which answer went to which entry.
+"""
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import uvicorn
+from fastapi import FastAPI, Form, Request, UploadFile
+from fastapi.responses import JSONResponse
+
+from core.joints import JOINT_NAMES
+
+
+def stub_keypoints(cx: float, cy: float) -> list[tuple[float, float]]:
+    """What the stub predicts for a person centred at (cx, cy): joint j at (cx + j, cy - j)."""
+    return [(cx + j, cy - j) for j in range(len(JOINT_NAMES))]
+
+
+@dataclass
+class StubBehaviour:
+    unavailable_first: int = 0  # answer this many requests with 503 first
+    retry_after: str | None = "0"
+    refuse_images: frozenset[str] = frozenset()  # answer 422 for these file names
+    requests: list[dict] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def build_app(behaviour: StubBehaviour) -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/v1/pose")
+    async def pose(
+        request: Request, image: UploadFile, persons: str = Form(...), flip: str = Form("true")
+    ) -> JSONResponse:
+        with behaviour.lock:
+            behaviour.requests.append(
+                {
+                    "filename": image.filename,
+                    "persons": json.loads(persons),
+                    "flip": flip,
+                    "authorization": request.headers.get("authorization"),
+                }
+            )
+            unavailable = behaviour.unavailable_first > 0
+            behaviour.unavailable_first -= int(unavailable)
+        if unavailable:
+            headers = {"Retry-After": behaviour.retry_after} if behaviour.retry_after is not None else {}
+            return JSONResponse({"detail": "queue full"}, status_code=503, headers=headers)
+        if image.filename in behaviour.refuse_images:
+            return JSONResponse({"detail": f"cannot decode {image.filename}"}, status_code=422)
+        answers = []
+        for person in json.loads(persons):
+            cx, cy = person["center"] if "center" in person else person["box"][:2]
+            answers.append(
+                {
+                    "box": [cx - 10, cy - 10, cx + 10, cy + 10],
+                    "keypoints": [
+                        {"name": name, "x": x, "y": y, "score": 0.5}
+                        for name, (x, y) in zip(JOINT_NAMES, stub_keypoints(cx, cy), strict=True)
+                    ],
+                }
+            )
+        return JSONResponse(
+            {
+                "model": {"name": "stub", "version": 1, "backend": "none"},
+                "image": {"width": 100, "height": 100},
+                "persons": answers,
+                "timing_ms": {},
+            }
+        )
+
+    return app
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """Run an ASGI app on a free local port in a thread; yields its base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("the stub server did not start")
+        threading.Event().wait(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
