@@ -1,5 +1,9 @@
 """MindSpore training subproject: the 2-stack hourglass network, checkpoint import, training and export.
 
-Entry points that import MindSpore call `core.cpu_isa.limit_onednn_isa()` first (REFERENCE.md §10), so this
-package initialiser imports nothing heavy.
+Every module here imports MindSpore, and the oneDNN ISA cap of REFERENCE.md §10 only works if it is set
+before MindSpore's first import, so importing the package sets it.
 """
+
+from core.cpu_isa import limit_onednn_isa
+
+limit_onednn_isa()
