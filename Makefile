@@ -1,8 +1,9 @@
-# Common verbs. `make setup` once, then `make serve` or `make test`.
+# Common verbs. `make serve` and `make test` install what they need into .venv on first use.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= serving,training,clients,dev,torch
+ALL_EXTRAS := serving,training,clients,dev,torch
+SERVE_EXTRAS := serving,clients
 HOST ?= 127.0.0.1
 PORT ?= 8000
 MODEL_REPO ?= model_repo
@@ -11,29 +12,33 @@ MODEL_REPO ?= model_repo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install --quiet --upgrade pip
 
-setup: $(BIN)/python  ## create .venv and install the project with every extra
-	$(BIN)/pip install -e ".[$(EXTRAS)]"
+# One stamp per set of extras, remade when pyproject.toml changes.
+$(VENV)/.installed-%: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -e ".[$*]"
+	touch $@
 
-serve: $(BIN)/python  ## serve the newest model in model_repo/ with onnxruntime on the CPU
+setup: $(VENV)/.installed-$(ALL_EXTRAS)  ## everything: serving, training, clients, dev tools
+
+serve: $(VENV)/.installed-$(SERVE_EXTRAS)  ## serve the newest model in model_repo/ (onnxruntime, CPU)
 	$(BIN)/python -m service --host $(HOST) --port $(PORT) --model-repo $(MODEL_REPO)
 
-test: $(BIN)/python  ## the whole test suite (what CI runs)
+test: $(VENV)/.installed-$(ALL_EXTRAS)  ## the whole test suite (what CI runs)
 	$(BIN)/python -m pytest
 
-test-fast: $(BIN)/python  ## skip the slow tests (training, export, end-to-end)
+test-fast: $(VENV)/.installed-$(ALL_EXTRAS)  ## skip the slow tests (training, export, end-to-end)
 	$(BIN)/python -m pytest -m "not slow"
 
-lint: $(BIN)/python
+lint: $(VENV)/.installed-$(ALL_EXTRAS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: $(BIN)/python
+format: $(VENV)/.installed-$(ALL_EXTRAS)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-benchmark: $(BIN)/python  ## quick benchmarks that need no service
+benchmark: $(VENV)/.installed-$(ALL_EXTRAS)  ## quick benchmarks that need no running service
 	$(BIN)/python benchmarks/decode_speed.py
 
 clean:

@@ -83,3 +83,35 @@ def test_encode_then_decode_round_trips_at_other_sizes() -> None:
 def test_input_must_be_a_multiple_of_the_heatmap() -> None:
     with pytest.raises(ValueError, match="multiple"):
         HeatmapCodec(input_size=250, heatmap_size=64)
+
+
+def _reference_peaks(heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's parse written as plain loops: full 3x3 NMS, first arg-max."""
+    n, j, h, w = heatmaps.shape
+    index = np.zeros((n, j), np.int64)
+    scores = np.zeros((n, j), np.float32)
+    for p in range(n):
+        for k in range(j):
+            suppressed = np.zeros((h, w), np.float32)
+            for y in range(h):
+                for x in range(w):
+                    window = heatmaps[p, k, max(y - 1, 0) : y + 2, max(x - 1, 0) : x + 2]
+                    suppressed[y, x] = heatmaps[p, k, y, x] if heatmaps[p, k, y, x] == window.max() else 0
+            index[p, k] = suppressed.argmax()
+            scores[p, k] = suppressed.flat[index[p, k]]
+    return index, scores
+
+
+@pytest.mark.parametrize("offset", [0.0, -0.5, -2.0])
+def test_peak_search_equals_full_nms_also_for_non_positive_maps(offset: float) -> None:
+    rng = np.random.default_rng(int(-offset * 10))
+    heatmaps = (rng.integers(-3, 4, (3, 4, 6, 6)) / 4 + offset).astype(np.float32)  # many ties
+    heatmaps[0, 0] = offset  # a constant map
+    expected_index, expected_scores = _reference_peaks(heatmaps)
+    xy, scores = CODEC.locate_peaks(heatmaps)
+    assert np.array_equal(scores, expected_scores)
+    positive = expected_scores > 0
+    y, x = np.divmod(expected_index, 6)
+    assert np.array_equal(xy[..., 0][~positive], x[~positive])
+    assert np.array_equal(xy[..., 1][~positive], y[~positive])
+    assert np.array_equal(np.floor(xy[..., 0][positive]), x[positive])
