@@ -1,0 +1,1 @@
+"""The pose service: FastAPI app serving exported Stacked Hourglass models (see service/README.md)."""

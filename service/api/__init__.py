@@ -1,0 +1,1 @@
+"""HTTP routes: /v1/pose, /v1/models, health and metrics."""

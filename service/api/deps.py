@@ -1,0 +1,47 @@
+"""Dependencies shared by the routes: app state and the optional bearer API key."""
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from service.errors import ServiceError
+from service.metrics import ServiceMetrics
+from service.repository import ModelRepository
+from service.settings import Settings
+
+_bearer = HTTPBearer(auto_error=False, description="the HGPOSE_API_KEY, when the service sets one")
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_repository(request: Request) -> ModelRepository:
+    return request.app.state.repository
+
+
+def get_metrics(request: Request) -> ServiceMetrics:
+    return request.app.state.metrics
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+RepositoryDep = Annotated[ModelRepository, Depends(get_repository)]
+MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
+
+
+def require_api_key(
+    settings: SettingsDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> None:
+    """401 unless the service has no key or the request carries `Authorization: Bearer <key>`."""
+    if settings.api_key is None:
+        return
+    if credentials is None:
+        raise ServiceError(
+            401,
+            "this service needs an API key: send 'Authorization: Bearer <key>'",
+            {"WWW-Authenticate": "Bearer"},
+        )
+    if not secrets.compare_digest(credentials.credentials.encode(), settings.api_key.encode()):
+        raise ServiceError(401, "the API key is wrong", {"WWW-Authenticate": "Bearer"})

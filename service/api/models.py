@@ -1,0 +1,38 @@
+"""GET /v1/models: every model and version with its status, backend and sizes."""
+
+from fastapi import APIRouter, Depends
+
+from service.api.deps import RepositoryDep, require_api_key
+from service.repository import ModelVersion
+from service.schemas import ModelInfo, ModelsResponse, VersionInfo
+
+router = APIRouter(tags=["models"], dependencies=[Depends(require_api_key)])
+
+
+def _version_info(entry: ModelVersion) -> VersionInfo:
+    metadata = entry.metadata
+    return VersionInfo(
+        version=entry.version,
+        status=entry.status,
+        reason=entry.reason,
+        backend=entry.backend_name,
+        input_size=[metadata.input.height, metadata.input.width] if metadata else None,
+        heatmap_size=[metadata.output.heatmap_height, metadata.output.heatmap_width] if metadata else None,
+        exported_at=metadata.exported_at if metadata else None,
+    )
+
+
+@router.get("/v1/models", response_model=ModelsResponse)
+async def list_models(repository: RepositoryDep) -> ModelsResponse:
+    """Newest version first; `default_version` is what a request without `version` gets."""
+    models = []
+    for name, versions in sorted(repository.models.items()):
+        default = repository.default_version(name)
+        models.append(
+            ModelInfo(
+                name=name,
+                default_version=default.version if default else None,
+                versions=[_version_info(versions[v]) for v in sorted(versions, reverse=True)],
+            )
+        )
+    return ModelsResponse(models=models)

@@ -1,0 +1,87 @@
+"""The FastAPI application factory: settings in, app out; the lifespan loads and releases the models."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from service.api import health, models, pose
+from service.backends import resolve_backend
+from service.errors import ServiceError
+from service.logs import request_id_var
+from service.metrics import ServiceMetrics
+from service.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from service.repository import BackendFactory, ModelRepository, load_repository
+from service.settings import Settings
+from service.validation import validation_message
+
+logger = logging.getLogger(__name__)
+
+
+def _error(status_code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"detail": message, "request_id": request_id_var.get()}, status_code=status_code, headers=headers
+    )
+
+
+def create_app(settings: Settings | None = None, backend_factory: BackendFactory | None = None) -> FastAPI:
+    """A ready-to-serve app; models load in the lifespan (startup), off the event loop."""
+    settings = settings or Settings()
+    metrics = ServiceMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        backend = resolve_backend(settings)
+        extra = {} if backend_factory is None else {"backend_factory": backend_factory}
+        repository: ModelRepository = await run_in_threadpool(
+            load_repository, settings, backend, observer_factory=metrics.batch_observer, **extra
+        )
+        repository.start()
+        app.state.repository = repository
+        logger.info(
+            "serving %d ready model version(s) from %s with %s",
+            repository.ready_count,
+            settings.model_repo,
+            backend,
+        )
+        try:
+            yield
+        finally:
+            await repository.close()
+            logger.info("shut down")
+
+    app = FastAPI(
+        title="hourglass-pose",
+        summary="Human pose (16 MPII keypoints) with a 2-stack Stacked Hourglass network",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.repository = ModelRepository(root=settings.model_repo)
+    app.include_router(pose.router)
+    app.include_router(models.router)
+    app.include_router(health.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+
+    @app.exception_handler(ServiceError)
+    async def service_error(_: Request, error: ServiceError) -> JSONResponse:
+        if error.status_code >= 500:
+            logger.warning("request failed: %s", error.message, extra={"status": error.status_code})
+        return _error(error.status_code, error.message, error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
+        return _error(422, validation_message(error.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
+        return _error(error.status_code, str(error.detail), getattr(error, "headers", None))
+
+    return app

@@ -1,0 +1,100 @@
+"""Request and response bodies of the HTTP API (pydantic, the API edge only)."""
+
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class Person(BaseModel):
+    """A person: a box [x1, y1, x2, y2], or an MPII centre [cx, cy] and scale (crop side 200*scale)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    box: tuple[float, float, float, float] | None = None
+    center: tuple[float, float] | None = None
+    scale: float | None = None
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Self:
+        if self.box is not None and (self.center is not None or self.scale is not None):
+            raise ValueError("give either 'box' or 'center' and 'scale', not both")
+        if self.box is None and (self.center is None or self.scale is None):
+            raise ValueError("a person needs 'box' [x1, y1, x2, y2] or both 'center' [cx, cy] and 'scale'")
+        return self
+
+
+class PoseOptions(BaseModel):
+    """What both request forms share."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    persons: list[Person] = Field(min_length=1)
+    flip: bool = Field(default=True, description="average with the mirrored crop, as the reference")
+    model: str | None = Field(default=None, description="model name (default: the only or configured one)")
+    version: int | None = Field(default=None, ge=1, description="model version (default: newest ready)")
+
+
+class PoseJsonRequest(PoseOptions):
+    image_base64: str = Field(description="the image file (JPEG, PNG, BMP or WebP), base64-encoded")
+
+
+class Keypoint(BaseModel):
+    name: str
+    x: float
+    y: float
+    score: float
+
+
+class PersonPose(BaseModel):
+    box: list[float]
+    center: list[float]
+    scale: float
+    keypoints: list[Keypoint]
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: int
+    backend: str
+
+
+class ImageSize(BaseModel):
+    width: int
+    height: int
+
+
+class PoseResponse(BaseModel):
+    model: ModelRef
+    image: ImageSize
+    persons: list[PersonPose]
+    timing_ms: dict[str, float]
+
+
+class VersionInfo(BaseModel):
+    version: int
+    status: str
+    reason: str | None
+    backend: str
+    input_size: list[int] | None = Field(description="[height, width] of the network input")
+    heatmap_size: list[int] | None
+    exported_at: str | None
+
+
+class ModelInfo(BaseModel):
+    name: str
+    default_version: int | None
+    versions: list[VersionInfo]
+
+
+class ModelsResponse(BaseModel):
+    models: list[ModelInfo]
+
+
+class HealthResponse(BaseModel):
+    status: str
+    models_ready: int | None = None
+
+
+class ErrorResponse(BaseModel):
+    detail: str
+    request_id: str | None = None

@@ -1,0 +1,58 @@
+"""Every tunable of the service in one typed object, read from HGPOSE_* environment variables."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BackendName = Literal["auto", "onnxruntime", "lite", "mindspore"]
+
+
+class Settings(BaseSettings):
+    """Service configuration; `HGPOSE_MAX_BATCH=8` sets `max_batch` and so on."""
+
+    model_config = SettingsConfigDict(env_prefix="HGPOSE_", extra="ignore")
+
+    model_repo: Path = Path("model_repo")
+    default_model: str | None = Field(
+        default=None, description="model used when a request names none (default: the only one served)"
+    )
+    backend: BackendName = "auto"
+
+    ort_intra_op_threads: int = Field(default=0, ge=0, description="0 lets onnxruntime choose")
+    ort_inter_op_threads: int = Field(default=1, ge=0)
+    ort_use_cuda: bool = True
+
+    lite_target: Literal["ascend", "gpu", "cpu"] = "ascend"
+    lite_device_id: int = Field(default=0, ge=0)
+    lite_precision_mode: str = "enforce_fp32"
+    lite_cpu_threads: int = Field(default=2, ge=0)
+
+    mindspore_device_target: Literal["CPU", "GPU", "Ascend"] = "CPU"
+
+    max_batch: int = Field(default=8, ge=1, description="most crops (flip copies included) per inference")
+    max_wait_ms: float = Field(default=2.0, ge=0, description="how long a batch waits to fill up")
+    queue_size: int = Field(default=64, ge=1, description="most crops waiting for inference per model")
+    request_deadline_ms: float = Field(default=30_000, gt=0)
+    retry_after_s: int = Field(default=1, ge=0, description="Retry-After of a 503 for a full queue")
+
+    api_key: str | None = Field(default=None, description="when set, /v1/* needs 'Authorization: Bearer KEY'")
+    max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    max_image_pixels: int = Field(default=40_000_000, ge=1)
+    max_persons: int = Field(default=16, ge=1)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    graceful_shutdown_s: float = Field(default=30.0, ge=0)
+
+    @model_validator(mode="after")
+    def _queue_holds_a_request(self) -> "Settings":
+        """A request that can never fit in the queue would be refused forever: reject such settings."""
+        if self.queue_size < 2 * self.max_persons:
+            raise ValueError(
+                f"queue_size ({self.queue_size}) must hold the largest request: 2 crops (flip) x "
+                f"max_persons ({self.max_persons})"
+            )
+        return self

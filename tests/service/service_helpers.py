@@ -1,0 +1,62 @@
+"""Helpers for the service tests: test images, an oracle that computes the expected keypoints without
+any service code, and a reader for /v1/pose responses."""
+
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+from PIL import Image
+
+from core.codec import DecodedKeypoints, HeatmapCodec
+from core.geometry import crop_image
+from core.model_repo import ONNX_FILE, read_metadata
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+MPII_IMAGES = FIXTURES / "mpii" / "images"
+
+
+def encode_image(pixels: np.ndarray, fmt: str = "JPEG", **options: Any) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def random_image(height: int, width: int, seed: int) -> np.ndarray:
+    """Smooth random colour blobs: varied content that survives lossless formats exactly."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.integers(0, 256, size=(height // 8 + 1, width // 8 + 1, 3), dtype=np.uint8)
+    return np.asarray(Image.fromarray(coarse).resize((width, height), Image.Resampling.BILINEAR))
+
+
+def decoded_pixels(data: bytes) -> np.ndarray:
+    """The RGB pixels a client expects the service to see (no EXIF handling: tests pass upright images)."""
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+
+
+def oracle_keypoints(
+    model_dir: Path, image: np.ndarray, centers: np.ndarray, scales: np.ndarray, flip: bool = True
+) -> DecodedKeypoints:
+    """Expected keypoints: core crop (float32, /255), the ONNX network run directly, core decoder."""
+    metadata = read_metadata(model_dir)
+    size = metadata.input.height
+    session = ort.InferenceSession(str(model_dir / ONNX_FILE), providers=["CPUExecutionProvider"])
+    input_name = session.get_inputs()[0].name
+    pixels = image.astype(np.float32)
+    crops = np.stack([crop_image(pixels, c, s, size) / 255.0 for c, s in zip(centers, scales, strict=True)])
+    crops = crops.astype(np.float32)
+    heatmaps = session.run(None, {input_name: crops})[0][:, -1]
+    flipped = None
+    if flip:
+        flipped = session.run(None, {input_name: np.ascontiguousarray(crops[:, :, ::-1])})[0][:, -1]
+    codec = HeatmapCodec(input_size=size, heatmap_size=metadata.output.heatmap_height)
+    centers, scales = np.asarray(centers, float), np.asarray(scales, float)
+    return codec.decode(heatmaps, centers, scales, flipped_heatmaps=flipped)
+
+
+def response_keypoints(body: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 16, 2) coordinates and (N, 16) scores from a /v1/pose response."""
+    xy = np.array([[[k["x"], k["y"]] for k in person["keypoints"]] for person in body["persons"]])
+    scores = np.array([[k["score"] for k in person["keypoints"]] for person in body["persons"]])
+    return xy, scores
