@@ -131,11 +131,9 @@ class StackedHourglass(nn.Cell):
         self.outs = nn.CellList([Conv(features, num_joints, 1) for _ in range(nstack)])
         self.merge_features = nn.CellList([Conv(features, features, 1) for _ in range(nstack - 1)])
         self.merge_preds = nn.CellList([Conv(num_joints, features, 1) for _ in range(nstack - 1)])
-        self.to_nchw = ops.Transpose()
-        self.stack = ops.Stack(axis=1)
 
     def construct(self, images: Tensor) -> Tensor:
-        x = self.pre(self.to_nchw(images, (0, 3, 1, 2)))
+        x = self.pre(ops.transpose(images, (0, 3, 1, 2)))
         preds = ()
         for i in range(self.nstack):
             feature = self.features[i](self.hgs[i](x))
@@ -143,7 +141,7 @@ class StackedHourglass(nn.Cell):
             preds = (*preds, pred)
             if i < self.nstack - 1:
                 x = x + self.merge_preds[i](pred) + self.merge_features[i](feature)
-        return self.stack(preds)
+        return ops.stack(preds, axis=1)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,42 @@
+"""Fixtures of the training tests: golden files and the network's execution mode.
+
+Importing `training` here, before any test module imports MindSpore, caps oneDNN's ISA first
+(REFERENCE.md §10). Graph mode is what export and training use, and under mindspore 2.10 the only mode
+that works with numpy 2 (PyNative's first kernel call fails to import numpy's 1.x C API).
+"""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import training  # noqa: F401  (sets the oneDNN cap before mindspore is imported)
+
+GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
+ShapeTable = dict[str, tuple[int, ...]]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def graph_mode() -> None:
+    import mindspore as ms
+
+    ms.set_context(mode=ms.GRAPH_MODE)
+
+
+@pytest.fixture(scope="session")
+def golden_dir() -> Path:
+    return GOLDEN
+
+
+def read_shape_table(path: Path) -> ShapeTable:
+    """name -> shape from a golden parameter table (`name<TAB>(d0, d1, ...)<TAB>...`), in file order."""
+    table: ShapeTable = {}
+    for line in path.read_text().splitlines()[1:]:
+        name, shape, *_ = line.split("\t")
+        table[name] = tuple(int(d) for d in shape.strip("()").split(",") if d.strip())
+    return table
+
+
+@pytest.fixture(scope="session")
+def shape_table(golden_dir: Path) -> Callable[[str], ShapeTable]:
+    return lambda file_name: read_shape_table(golden_dir / file_name)
