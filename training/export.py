@@ -131,7 +131,7 @@ def _check_arguments(net: StackedHourglass, name: str, version: int, input_size:
         raise ExportError(f"the network predicts {num_joints} joints; the repository's schema is MPII's 16")
 
 
-def _install(staging: Path, target: Path, force: bool) -> None:
+def install_version_dir(staging: Path, target: Path, force: bool) -> None:
     """Move a finished version folder into place; an existing one is replaced only with force."""
     target.parent.mkdir(parents=True, exist_ok=True)
     incoming = Path(tempfile.mkdtemp(prefix=f".{target.name}.incoming-", dir=target.parent))
@@ -210,7 +210,7 @@ def export_network(
             provenance=dict(provenance or {}),
         )
         write_metadata(staging, metadata)
-        _install(staging, target, force)
+        install_version_dir(staging, target, force)
     return target
 
 
