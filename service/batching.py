@@ -49,7 +49,7 @@ class BatchResult:
     batch_size: int
 
 
-@dataclass
+@dataclass(eq=False)
 class _Group:
     crops: np.ndarray
     future: "asyncio.Future[BatchResult]"
@@ -103,18 +103,22 @@ class DynamicBatcher:
             )
         loop = asyncio.get_running_loop()
         now = loop.time()
-        futures: list[asyncio.Future[BatchResult]] = []
-        for group in groups:
-            future: asyncio.Future[BatchResult] = loop.create_future()
-            self._pending.append(_Group(group, future, now, deadline))
-            futures.append(future)
+        queued = [_Group(group, loop.create_future(), now, deadline) for group in groups]
+        self._pending.extend(queued)
         self._queued_crops += crops
         self._arrived.set()
         try:
-            return list(await asyncio.gather(*futures))
+            return list(await asyncio.gather(*(group.future for group in queued)))
         finally:
-            for future in futures:
-                future.cancel()
+            self._discard(queued)
+
+    def _discard(self, abandoned: list[_Group]) -> None:
+        """Take a finished, failed or cancelled request's groups that are still queued out of the queue."""
+        for group in abandoned:
+            group.future.cancel()
+            if group in self._pending:
+                self._pending.remove(group)
+                self._queued_crops -= len(group.crops)
 
     async def close(self) -> None:
         """Take no new work, finish what is queued, stop the inference thread."""

@@ -56,6 +56,9 @@ class ServiceMetrics:
             buckets=BATCH_BUCKETS,
             registry=self.registry,
         )
+        self.queued_crops = Gauge(
+            "hgpose_queued_crops", "crops waiting for a batch", ["model"], registry=self.registry
+        )
         self.models_ready = Gauge("hgpose_models_ready", "model versions ready", registry=self.registry)
 
     def batch_observer(self, model: str) -> BatchObserver:

@@ -27,4 +27,8 @@ async def ready(repository: RepositoryDep) -> Response:
 async def metrics(metrics: MetricsDep, repository: RepositoryDep) -> Response:
     """Prometheus text format."""
     metrics.models_ready.set(repository.ready_count)
+    for versions in repository.models.values():
+        for entry in versions.values():
+            if entry.batcher is not None:
+                metrics.queued_crops.labels(model=entry.label).set(entry.batcher.queued_crops)
     return Response(metrics.render(), media_type=metrics.content_type)

@@ -1,0 +1,145 @@
+"""DynamicBatcher on its own: batch composition, deadlines, errors, bounded queue, draining on close."""
+
+import asyncio
+
+import numpy as np
+import pytest
+
+from service.batching import (
+    BatcherClosedError,
+    DeadlineExceededError,
+    DynamicBatcher,
+    InferenceError,
+    QueueFullError,
+)
+
+
+class RecordingNetwork:
+    """A real (tiny) computation standing in for the network: row sums, recording each batch's size."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.batch_sizes: list[int] = []
+        self.fail = fail
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        self.batch_sizes.append(len(batch))
+        if self.fail:
+            raise ValueError("device lost")
+        return batch.reshape(len(batch), -1).sum(axis=1)
+
+
+def groups_of(sizes: list[int], seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.random((size, 2, 2, 3)).astype(np.float32) for size in sizes]
+
+
+def make_batcher(network: RecordingNetwork, **options: float) -> DynamicBatcher:
+    settings = {"max_batch": 4, "max_wait_s": 0.05, "queue_size": 32, **options}
+    return DynamicBatcher(network, **settings)  # type: ignore[arg-type]
+
+
+def test_concurrent_requests_share_batches_without_splitting_groups() -> None:
+    network = RecordingNetwork()
+    observed: list[tuple[int, float]] = []
+
+    async def scenario() -> list[list[np.ndarray]]:
+        batcher = DynamicBatcher(
+            network, max_batch=4, max_wait_s=0.2, queue_size=32, on_batch=lambda n, s: observed.append((n, s))
+        )
+        batcher.start()
+        deadline = asyncio.get_running_loop().time() + 10
+        requests = [groups_of([2], seed) for seed in range(5)]
+        results = await asyncio.gather(*(batcher.submit(r, deadline) for r in requests))
+        await batcher.close()
+        return [[res.output for res in request] for request in results], requests
+
+    outputs, requests = asyncio.run(scenario())
+    assert network.batch_sizes == [4, 4, 2]
+    assert [n for n, _ in observed] == [4, 4, 2]
+    for request, output in zip(requests, outputs, strict=True):
+        np.testing.assert_allclose(output[0], request[0].reshape(2, -1).sum(axis=1), rtol=1e-6)
+
+
+def test_group_larger_than_max_batch_runs_alone() -> None:
+    network = RecordingNetwork()
+
+    async def scenario() -> None:
+        batcher = make_batcher(network, max_batch=1)
+        batcher.start()
+        deadline = asyncio.get_running_loop().time() + 10
+        await batcher.submit(groups_of([2, 2]), deadline)
+        await batcher.close()
+
+    asyncio.run(scenario())
+    assert network.batch_sizes == [2, 2]
+
+
+def test_expired_group_is_dropped_before_inference() -> None:
+    network = RecordingNetwork()
+
+    async def scenario() -> None:
+        batcher = make_batcher(network, max_wait_s=0.1)
+        batcher.start()
+        already_late = asyncio.get_running_loop().time() - 1
+        with pytest.raises(DeadlineExceededError):
+            await batcher.submit(groups_of([2]), already_late)
+        await batcher.close()
+
+    asyncio.run(scenario())
+    assert network.batch_sizes == []
+
+
+def test_inference_failure_reaches_every_caller_and_the_worker_survives() -> None:
+    network = RecordingNetwork(fail=True)
+
+    async def scenario() -> np.ndarray:
+        batcher = make_batcher(network)
+        batcher.start()
+        deadline = asyncio.get_running_loop().time() + 10
+        failures = await asyncio.gather(
+            *(batcher.submit(groups_of([1]), deadline) for _ in range(2)), return_exceptions=True
+        )
+        assert all(isinstance(f, InferenceError) and "device lost" in str(f) for f in failures)
+        network.fail = False
+        result = await batcher.submit(groups_of([1]), deadline)
+        await batcher.close()
+        return result[0].output
+
+    assert asyncio.run(scenario()).shape == (1,)
+
+
+def test_full_queue_refuses_the_whole_request() -> None:
+    network = RecordingNetwork()
+
+    async def scenario() -> None:
+        batcher = make_batcher(network, queue_size=4, max_batch=8, max_wait_s=0.3)
+        batcher.start()
+        deadline = asyncio.get_running_loop().time() + 10
+        waiting = asyncio.ensure_future(batcher.submit(groups_of([2, 1]), deadline))
+        await asyncio.sleep(0.05)
+        with pytest.raises(QueueFullError, match="3 of 4 crops"):
+            await batcher.submit(groups_of([2]), deadline)
+        assert batcher.queued_crops == 3
+        await waiting
+        await batcher.close()
+
+    asyncio.run(scenario())
+    assert network.batch_sizes == [3]
+
+
+def test_close_finishes_queued_work_then_refuses_new_work() -> None:
+    network = RecordingNetwork()
+
+    async def scenario() -> None:
+        batcher = make_batcher(network, max_wait_s=5.0, max_batch=16)
+        batcher.start()
+        deadline = asyncio.get_running_loop().time() + 10
+        pending = asyncio.ensure_future(batcher.submit(groups_of([2]), deadline))
+        await asyncio.sleep(0.05)
+        await batcher.close()
+        assert len((await pending)[0].output) == 2
+        with pytest.raises(BatcherClosedError):
+            await batcher.submit(groups_of([1]), deadline)
+
+    asyncio.run(scenario())
+    assert network.batch_sizes == [2]

@@ -1,0 +1,82 @@
+"""Batching, back-pressure (503) and deadlines (504) through the real HTTP service."""
+
+import json
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from service_helpers import encode_image, oracle_keypoints, random_image, response_keypoints
+
+from core.geometry import box_to_center_scale
+
+pytestmark = pytest.mark.slow
+
+
+def pose(url: str, image: bytes, persons: list[dict]) -> httpx.Response:
+    return httpx.post(
+        f"{url}/v1/pose", files={"image": ("i.png", image)}, data={"persons": json.dumps(persons)}, timeout=60
+    )
+
+
+def test_concurrent_requests_are_batched_and_each_gets_its_own_result(serve, tiny_model_repo: Path) -> None:
+    url = serve(max_batch=16, max_wait_ms=300)
+    cases = []
+    for i in range(6):
+        pixels = random_image(90 + 10 * i, 120, seed=100 + i)
+        box = [5 + 3 * i, 8, 100 - 2 * i, 80 + 5 * i]
+        cases.append((pixels, box))
+
+    with ThreadPoolExecutor(len(cases)) as pool:
+        responses = list(pool.map(lambda c: pose(url, encode_image(c[0], "PNG"), [{"box": c[1]}]), cases))
+
+    for (pixels, box), response in zip(cases, responses, strict=True):
+        assert response.status_code == 200, response.text
+        center, scale = box_to_center_scale(np.array(box, float))
+        expected = oracle_keypoints(tiny_model_repo / "tiny" / "1", pixels, center[None], np.array([scale]))
+        xy, scores = response_keypoints(response.json())
+        np.testing.assert_allclose(xy, expected.image_xy, atol=1e-4)
+        np.testing.assert_allclose(scores, expected.scores, atol=1e-5)
+        assert response.json()["image"]["height"] == pixels.shape[0]
+    metrics = httpx.get(f"{url}/metrics").text
+    batches = float(re.search(r'hgpose_batch_size_count\{model="tiny:1"\} (\S+)', metrics).group(1))
+    crops = float(re.search(r'hgpose_batch_size_sum\{model="tiny:1"\} (\S+)', metrics).group(1))
+    assert crops == 12
+    assert batches < 6, "no two requests shared a batch"
+
+
+def test_full_queue_is_503_with_retry_after(serve) -> None:
+    url = serve(queue_size=4, max_persons=2, max_batch=16, max_wait_ms=1500, retry_after_s=3)
+    image = encode_image(random_image(64, 64, seed=1), "PNG")
+    person = [{"box": [5, 5, 60, 60]}]
+    results: list[httpx.Response] = []
+    waiting = [threading.Thread(target=lambda: results.append(pose(url, image, person))) for _ in range(2)]
+    for thread in waiting:
+        thread.start()
+    time.sleep(0.6)  # both are queued (4 crops with flip) and wait for the batch to fill
+
+    refused = pose(url, image, person)
+
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "3"
+    assert "queue is full" in refused.json()["detail"]
+    for thread in waiting:
+        thread.join()
+    assert [r.status_code for r in results] == [200, 200]
+
+
+def test_request_past_its_deadline_is_504_and_its_crops_never_run(serve) -> None:
+    url = serve(request_deadline_ms=300, max_batch=16, max_wait_ms=5000)
+    image = encode_image(random_image(64, 64, seed=2), "PNG")
+    started = time.monotonic()
+    late = pose(url, image, [{"box": [5, 5, 60, 60]}])
+    assert late.status_code == 504
+    assert "deadline of 300 ms" in late.json()["detail"]
+    assert time.monotonic() - started < 4.0, "the deadline did not cut the 5 s batch wait short"
+    metrics = httpx.get(f"{url}/metrics").text
+    assert 'hgpose_queued_crops{model="tiny:1"} 0.0' in metrics
+    assert 'hgpose_batch_size_count{model="tiny:1"} 0.0' in metrics
