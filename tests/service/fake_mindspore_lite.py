@@ -6,15 +6,14 @@ callers (REFERENCE.md §10, mindspore_lite Model/Tensor docs):
 - a new input shape needs `Model.resize(inputs, [[N, ...]])` first;
 - one `Model` must not run `predict` concurrently (entering it twice at once raises).
 Outputs are real: `predict` runs the model.onnx that the export wrote next to model.mindir, with
-onnxruntime. `install()` puts it into sys.modules as `mindspore_lite`.
+onnxruntime. Tests put this module into sys.modules as `mindspore_lite` (see test_lite_backend.py).
 """
 
 import enum
-import sys
 import threading
 import time
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 
 import numpy as np
 import onnxruntime as ort
@@ -158,13 +157,5 @@ _BUILT_MODELS: list[Model] = []
 
 
 def built_models() -> list[Model]:
-    """Every Model built since install(), for tests to inspect."""
+    """Every Model built (tests clear the list first), to inspect what the backend did."""
     return _BUILT_MODELS
-
-
-def install() -> ModuleType:
-    """Register this double as `mindspore_lite` in sys.modules; returns the module."""
-    module = sys.modules[__name__]
-    _BUILT_MODELS.clear()
-    sys.modules["mindspore_lite"] = module
-    return module

@@ -1,0 +1,106 @@
+"""The model repository: broken versions are listed as unavailable with the reason, the others serve."""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import fake_mindspore_lite
+import httpx
+import pytest
+from service_helpers import encode_image, random_image
+
+from core.model_repo import METADATA_FILE, ONNX_FILE
+from service.backends import resolve_backend
+from service.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+IMAGE = encode_image(random_image(80, 80, seed=3), "PNG")
+PERSONS = json.dumps([{"box": [5, 5, 70, 75]}])
+
+
+def copy_version(source: Path, repo: Path, name: str, version: int) -> Path:
+    target = repo / name / str(version)
+    shutil.copytree(source, target)
+    metadata = json.loads((target / METADATA_FILE).read_text())
+    metadata.update(name=name, version=version)
+    (target / METADATA_FILE).write_text(json.dumps(metadata))
+    return target
+
+
+@pytest.fixture
+def mixed_repo(tiny_model_repo: Path, tmp_path: Path) -> Path:
+    """tiny/1 good, tiny/2 corrupt ONNX, tiny/3 no metadata; other/1 good, broken/1 malformed metadata."""
+    source = tiny_model_repo / "tiny" / "1"
+    repo = tmp_path / "repo"
+    copy_version(source, repo, "tiny", 1)
+    corrupt = copy_version(source, repo, "tiny", 2)
+    data = bytearray((corrupt / ONNX_FILE).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (corrupt / ONNX_FILE).write_bytes(bytes(data))
+    (copy_version(source, repo, "tiny", 3) / METADATA_FILE).unlink()
+    copy_version(source, repo, "other", 1)
+    (copy_version(source, repo, "broken", 1) / METADATA_FILE).write_text("{not json")
+    return repo
+
+
+def test_broken_versions_are_listed_with_their_reason_and_the_rest_serve(serve, mixed_repo: Path) -> None:
+    url = serve(repo=mixed_repo, default_model="tiny")
+    listing = {m["name"]: m for m in httpx.get(f"{url}/v1/models").json()["models"]}
+
+    tiny = {v["version"]: v for v in listing["tiny"]["versions"]}
+    assert [v["version"] for v in listing["tiny"]["versions"]] == [3, 2, 1]
+    assert listing["tiny"]["default_version"] == 1
+    assert tiny[1]["status"] == "ready" and tiny[1]["reason"] is None
+    assert tiny[1]["input_size"] == [64, 64] and tiny[1]["heatmap_size"] == [16, 16]
+    assert tiny[1]["backend"] == "onnxruntime"
+    assert tiny[2]["status"] == "unavailable" and "sha256" in tiny[2]["reason"]
+    assert tiny[3]["status"] == "unavailable" and "metadata.json is missing" in tiny[3]["reason"]
+    assert listing["broken"]["default_version"] is None
+    assert "not valid JSON" in listing["broken"]["versions"][0]["reason"]
+    assert listing["other"]["versions"][0]["status"] == "ready"
+
+    files = {"image": ("i.png", IMAGE)}
+    default = httpx.post(f"{url}/v1/pose", files=files, data={"persons": PERSONS})
+    assert default.status_code == 200
+    assert default.json()["model"]["version"] == 1
+    other = httpx.post(f"{url}/v1/pose", files=files, data={"persons": PERSONS, "model": "other"})
+    assert other.json()["model"]["name"] == "other"
+    not_ready = httpx.post(f"{url}/v1/pose", files=files, data={"persons": PERSONS, "version": "2"})
+    assert not_ready.status_code == 503
+    assert "version 2 is not ready" in not_ready.json()["detail"]
+    no_version = httpx.post(f"{url}/v1/pose", files=files, data={"persons": PERSONS, "model": "broken"})
+    assert no_version.status_code == 503
+    assert httpx.get(f"{url}/health/ready").json() == {"status": "ready", "models_ready": 2}
+
+
+def test_several_models_without_a_default_need_a_model_name(serve, mixed_repo: Path) -> None:
+    url = serve(repo=mixed_repo)
+    response = httpx.post(f"{url}/v1/pose", files={"image": ("i.png", IMAGE)}, data={"persons": PERSONS})
+    assert response.status_code == 400
+    assert "choose with 'model'" in response.json()["detail"]
+
+
+def test_a_repository_without_ready_models_is_not_ready(serve, tmp_path: Path, tiny_model_repo: Path) -> None:
+    repo = tmp_path / "repo"
+    (copy_version(tiny_model_repo / "tiny" / "1", repo, "tiny", 1) / ONNX_FILE).unlink()
+    url = serve(repo=repo)
+    ready = httpx.get(f"{url}/health/ready")
+    assert ready.status_code == 503
+    assert ready.json()["models_ready"] == 0
+    assert httpx.get(f"{url}/health/live").status_code == 200
+    version = httpx.get(f"{url}/v1/models").json()["models"][0]["versions"][0]
+    assert "model.onnx is missing" in version["reason"]
+
+
+def test_auto_backend_picks_lite_only_with_package_and_ascend_device(tmp_path: Path, monkeypatch) -> None:
+    settings = Settings(backend="auto")
+    assert resolve_backend(settings, device_dir=tmp_path) == "onnxruntime"
+    monkeypatch.setitem(sys.modules, "mindspore_lite", fake_mindspore_lite)
+    assert resolve_backend(settings, device_dir=tmp_path) == "onnxruntime"
+    (tmp_path / "davinci0").touch()
+    assert resolve_backend(settings, device_dir=tmp_path) == "lite"
+    assert resolve_backend(Settings(backend="auto", lite_device_id=1), device_dir=tmp_path) == "onnxruntime"
+    assert resolve_backend(Settings(backend="auto", lite_target="cpu"), device_dir=tmp_path) == "onnxruntime"
+    assert resolve_backend(Settings(backend="mindspore"), device_dir=tmp_path) == "mindspore"
