@@ -38,8 +38,8 @@ from core.model_repo import (
     sha256_file,
     write_metadata,
 )
-from training.checkpoints import CheckpointMismatchError, load_network
-from training.network import INPUT_MULTIPLE, StackedHourglass, count_parameters
+from training.checkpoints import CheckpointMismatchError, load_network, load_strict
+from training.network import INPUT_MULTIPLE, StackedHourglass, count_parameters, infer_config
 from training.onnx_batch import make_batch_dynamic
 
 PARITY_TOLERANCE = 1e-4
@@ -119,6 +119,20 @@ def write_onnx(net: nn.Cell, path: Path, input_size: int) -> int:
     return int(model.opset_import[0].version)
 
 
+def fresh_copy(net: StackedHourglass) -> StackedHourglass:
+    """A new cell with the same weights, in inference mode.
+
+    MindSpore caches the graph it compiles for an ONNX export per cell, and a second ONNX export of the same
+    cell fails inside the exporter (mindspore 2.10: "i: 3 out of range: 3" at a BiasAdd). Exporting a fresh
+    copy makes export_network callable any number of times on one network.
+    """
+    params = {p.name: p.asnumpy() for p in net.get_parameters()}
+    copy = infer_config({name: value.shape for name, value in params.items()}).build()
+    load_strict(copy, params)
+    copy.set_train(False)
+    return copy
+
+
 def _check_arguments(net: StackedHourglass, name: str, version: int, input_size: int) -> None:
     if input_size <= 0 or input_size % INPUT_MULTIPLE:
         raise ExportError(f"input size {input_size} is not a positive multiple of {INPUT_MULTIPLE}")
@@ -173,8 +187,8 @@ def export_network(
     net.set_train(False)
     with tempfile.TemporaryDirectory(prefix="hgpose-export-") as staging_dir:
         staging = Path(staging_dir)
-        write_mindir(net, staging / MINDIR_FILE, input_size)
-        opset = write_onnx(net, staging / ONNX_FILE, input_size)
+        write_mindir(fresh_copy(net), staging / MINDIR_FILE, input_size)
+        opset = write_onnx(fresh_copy(net), staging / ONNX_FILE, input_size)
         parity = check_parity(net, staging / MINDIR_FILE, staging / ONNX_FILE, input_size)
         heatmap_size = input_size // 4
         metadata = ModelMetadata(
