@@ -106,7 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkpoint", type=Path, help="reference checkpoint.pt")
     parser.add_argument("--out", type=Path, required=True, help="MindSpore .ckpt to write")
     args = parser.parse_args(argv)
-    summary = import_torch_checkpoint(args.checkpoint, args.out)
+    try:
+        summary = import_torch_checkpoint(args.checkpoint, args.out)
+    except ValueError as error:  # includes CheckpointMismatchError: keys that do not form our network
+        print(f"import failed, nothing written: {error}", file=sys.stderr)
+        return 1
     print(f"wrote {args.out}: {summary}")
     return 0
 

@@ -16,6 +16,7 @@ from training.import_torch import read_torch_checkpoint, torch_to_mindspore_name
 from training.network import NetworkConfig
 
 GOLDEN_TOLERANCE = 1e-4
+TORCH_MISSING = "torch is optional (extra 'torch', torch==2.13.0); CI installs it so these tests run there"
 ShapeTable = dict[str, tuple[int, ...]]
 
 
@@ -55,9 +56,27 @@ def test_missing_torch_is_reported_with_the_install_hint(
         read_torch_checkpoint(golden_dir / "princeton_tiny_nstack2_dim32.pt")
 
 
+def test_incomplete_reference_checkpoint_fails_naming_the_key(
+    golden_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    torch = pytest.importorskip(
+        "torch", reason="torch is optional (extra 'torch'); CI installs torch==2.13.0"
+    )
+    checkpoint = torch.load(
+        golden_dir / "princeton_tiny_nstack2_dim32.pt", map_location="cpu", weights_only=True
+    )
+    del checkpoint["state_dict"]["model.module.hgs.0.0.low1.bn2.running_var"]
+    source = tmp_path / "incomplete.pt"
+    torch.save(checkpoint, source)
+    out = tmp_path / "out.ckpt"
+    assert import_torch.main([str(source), "--out", str(out)]) == 1
+    assert "missing (1): hgs.0.0.low1.bn2.moving_variance" in capsys.readouterr().err
+    assert not out.exists()
+
+
 @pytest.fixture(scope="module")
 def imported_checkpoint(golden_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("torch", reason="torch is optional (extra 'torch'); CI installs torch==2.13.0")
+    pytest.importorskip("torch", reason=TORCH_MISSING)
     out = tmp_path_factory.mktemp("imported") / "princeton_tiny.ckpt"
     assert import_torch.main([str(golden_dir / "princeton_tiny_nstack2_dim32.pt"), "--out", str(out)]) == 0
     return out
