@@ -59,9 +59,7 @@ def test_missing_torch_is_reported_with_the_install_hint(
 def test_incomplete_reference_checkpoint_fails_naming_the_key(
     golden_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    torch = pytest.importorskip(
-        "torch", reason="torch is optional (extra 'torch'); CI installs torch==2.13.0"
-    )
+    torch = pytest.importorskip("torch", reason=TORCH_MISSING)
     checkpoint = torch.load(
         golden_dir / "princeton_tiny_nstack2_dim32.pt", map_location="cpu", weights_only=True
     )
