@@ -176,8 +176,8 @@ def export_network(
 ) -> Path:
     """Write REPO/NAME/VERSION/ (MINDIR, ONNX, metadata) after the parity check; returns that folder.
 
-    The network is put in inference mode. Raises ExportError (and writes nothing) on a failed check or
-    when the version exists and force is False.
+    Switches MindSpore to graph mode and the network to inference mode. Raises ExportError (and writes
+    nothing) on a failed check or when the version exists and force is False.
     """
     _check_arguments(net, name, version, input_size)
     target = Path(repo) / name / str(version)
