@@ -2,9 +2,12 @@
 any service code, and a reader for /v1/pose responses."""
 
 import io
+import re
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import onnxruntime as ort
 from PIL import Image
@@ -60,3 +63,15 @@ def response_keypoints(body: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     xy = np.array([[[k["x"], k["y"]] for k in person["keypoints"]] for person in body["persons"]])
     scores = np.array([[k["score"] for k in person["keypoints"]] for person in body["persons"]])
     return xy, scores
+
+
+def wait_for_queued_crops(url: str, crops: int, model: str = "tiny:1", timeout_s: float = 10.0) -> None:
+    """Poll /metrics until `crops` crops wait in the model's batch queue (the service got the requests)."""
+    pattern = re.compile(rf'hgpose_queued_crops\{{model="{re.escape(model)}"\}} (\S+)')
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        match = pattern.search(httpx.get(f"{url}/metrics", timeout=5).text)
+        if match and float(match.group(1)) == crops:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{crops} crops never waited in the queue of {model}")

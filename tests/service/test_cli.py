@@ -5,12 +5,11 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from service_helpers import encode_image, random_image
+from service_helpers import encode_image, random_image, wait_for_queued_crops
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +34,7 @@ def test_running_service_answers_and_logs_json_with_request_ids(running_service:
 
 def test_sigterm_finishes_in_flight_requests(launch_service, tiny_model_repo: Path) -> None:
     """A request waiting in the batch queue when SIGTERM arrives still gets its 200."""
-    with launch_service(tiny_model_repo, env={"HGPOSE_MAX_WAIT_MS": "1500", "HGPOSE_MAX_BATCH": "32"}) as svc:
+    with launch_service(tiny_model_repo, env={"HGPOSE_MAX_WAIT_MS": "3000", "HGPOSE_MAX_BATCH": "32"}) as svc:
         results: list[httpx.Response] = []
         image = encode_image(random_image(64, 64, seed=1), "PNG")
         request = threading.Thread(
@@ -50,7 +49,7 @@ def test_sigterm_finishes_in_flight_requests(launch_service, tiny_model_repo: Pa
             )
         )
         request.start()
-        time.sleep(0.7)
+        wait_for_queued_crops(svc.url, 2)
         svc.process.send_signal(signal.SIGTERM)
         request.join()
         # uvicorn re-raises the signal after its graceful shutdown, so the exit status is -SIGTERM

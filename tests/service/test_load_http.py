@@ -10,7 +10,13 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
-from service_helpers import encode_image, oracle_keypoints, random_image, response_keypoints
+from service_helpers import (
+    encode_image,
+    oracle_keypoints,
+    random_image,
+    response_keypoints,
+    wait_for_queued_crops,
+)
 
 from core.geometry import box_to_center_scale
 
@@ -50,14 +56,14 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_result(serve, tin
 
 
 def test_full_queue_is_503_with_retry_after(serve) -> None:
-    url = serve(queue_size=4, max_persons=2, max_batch=16, max_wait_ms=1500, retry_after_s=3)
+    url = serve(queue_size=4, max_persons=2, max_batch=16, max_wait_ms=4000, retry_after_s=3)
     image = encode_image(random_image(64, 64, seed=1), "PNG")
     person = [{"box": [5, 5, 60, 60]}]
     results: list[httpx.Response] = []
     waiting = [threading.Thread(target=lambda: results.append(pose(url, image, person))) for _ in range(2)]
     for thread in waiting:
         thread.start()
-    time.sleep(0.6)  # both are queued (4 crops with flip) and wait for the batch to fill
+    wait_for_queued_crops(url, 4)  # both wait (2 crops each with flip) for the batch to fill
 
     refused = pose(url, image, person)
 
