@@ -15,7 +15,7 @@ import numpy as np
 
 from core.codec import HeatmapCodec
 from core.model_repo import ModelMetadata, ModelRepositoryError, list_versions, read_metadata, verify_file
-from service.backends import Backend, BackendError, create_backend, model_file
+from service.backends import Backend, create_backend, model_file
 from service.batching import BatchObserver, DynamicBatcher
 from service.errors import ServiceError
 from service.settings import Settings
@@ -173,7 +173,7 @@ def load_repository(
         observer = observer_factory(entry.label) if observer_factory else None
         try:
             _load_version(entry, settings, backend_factory, observer)
-        except (ModelRepositoryError, BackendError, ValueError, RuntimeError, OSError) as error:
+        except Exception as error:  # runtimes raise their own types; one bad version spares the rest
             entry.reason = str(error)
             logger.error("model %s is not ready: %s", entry.label, error)
         else:
