@@ -31,6 +31,7 @@ from core.mpii import MpiiAnnotations, write_annotations
 SPLITS: dict[str, int] = {"train": 0, "valid": 1}
 DEFAULT_IMAGE_SIZE = (320, 448)
 MIN_ANNOTATED_JOINTS = 8
+EXPECTED_PERSONS_PER_IMAGE = 2.0
 # MPII's centre lies 15*s below the person's middle and its scale is padded by 1.25 (REFERENCE.md §3).
 CENTER_SHIFT = 15.0
 SCALE_PADDING = 1.25
@@ -412,7 +413,9 @@ def generate_split(
     entries: list[Entry] = []
     next_index = 0
     while len(entries) < count:
-        batch = max(math.ceil((count - len(entries)) / 1.6), 4 * workers)
+        # Rounds sized by the persons per image seen so far, so little is rendered past `count`.
+        per_image = len(entries) / next_index if entries else EXPECTED_PERSONS_PER_IMAGE
+        batch = max(math.ceil((count - len(entries)) / per_image * 1.05), 4 * workers)
         tasks = [(seed, split, i, size_range) for i in range(next_index, next_index + batch)]
         for index, (encoded, image_entries) in zip(
             range(next_index, next_index + batch), pool.imap(_render_task, tasks, chunksize=4), strict=True
