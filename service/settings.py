@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BackendName = Literal["auto", "onnxruntime", "lite", "mindspore"]
@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     graceful_shutdown_s: float = Field(default=30.0, ge=0)
+
+    @field_validator("api_key")
+    @classmethod
+    def _empty_key_means_none(cls, value: str | None) -> str | None:
+        """`HGPOSE_API_KEY=` (as compose passes an unset variable) turns authentication off."""
+        return value or None
 
     @model_validator(mode="after")
     def _queue_holds_a_request(self) -> "Settings":
