@@ -37,10 +37,13 @@ EPOCH_KEY = "epoch_num"
 
 
 class HeatmapMSE(nn.Cell):
-    """Mean squared error over (B, nstack, J, H, W): every stack against the same target (REFERENCE.md §6)."""
+    """Mean squared error over (B, nstack, J, H, W): every stack against the same target (REFERENCE.md §6).
+
+    Computed in float32 even when AMP runs the network in float16, where squared errors of ~1e-6 underflow.
+    """
 
     def construct(self, predictions: ms.Tensor, targets: ms.Tensor) -> ms.Tensor:
-        difference = predictions - ops.expand_dims(targets.astype(predictions.dtype), 1)
+        difference = predictions.astype(ms.float32) - ops.expand_dims(targets.astype(ms.float32), 1)
         return ops.mean(difference * difference)
 
 
