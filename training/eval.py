@@ -26,6 +26,7 @@ from core.metrics import ScoreReport, score_predictions
 from core.mpii import MpiiAnnotations, read_annotations, write_predictions
 from training.checkpoints import load_network
 from training.dataset import HEATMAP_STRIDE
+from training.runtime import use_device
 
 RESULT_FILE = "result.txt"
 RESULT_JSON = "result.json"
@@ -124,8 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--device-target", default="CPU", choices=("CPU", "GPU", "Ascend"))
     args = parser.parse_args(argv)
 
-    ms.set_device(args.device_target)
-    ms.set_context(mode=ms.GRAPH_MODE)
+    use_device(args.device_target)
     annotations = read_annotations(resolve_annotation_file(args.annot))
     if args.limit is not None:
         annotations = annotations.subset(args.limit)

@@ -29,6 +29,7 @@ from training.config import TrainConfig, parse_config
 from training.dataset import Augmentation, PoseDataset, create_dataset
 from training.eval import evaluate, write_results
 from training.network import StackedHourglass
+from training.runtime import use_device
 
 LOG_FILE = "train.log"
 FINAL_CHECKPOINT = "final.ckpt"
@@ -103,9 +104,7 @@ class SeedLog(Callback):
 
 def setup_context(config: TrainConfig) -> tuple[int, int]:
     """Device, execution mode, seed and (under msrun) the data-parallel group; returns (rank, group size)."""
-    ms.set_device(config.device_target)
-    # Graph mode: MindSpore 2.10's PyNative kernels fail here against NumPy 2.
-    ms.set_context(mode=ms.GRAPH_MODE)
+    use_device(config.device_target)
     ms.set_seed(config.seed)
     if not config.distribute:
         return 0, 1
