@@ -67,20 +67,25 @@ class HeatmapCodec:
         return (heatmaps * drawn[..., None, None]).astype(np.float32)
 
     @staticmethod
-    def merge_flip(heatmaps: np.ndarray, flipped_heatmaps: np.ndarray) -> np.ndarray:
+    def merge_flip(
+        heatmaps: np.ndarray, flipped_heatmaps: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
         """Average (N, J, H, W) heatmaps with those of the mirrored crop, mirrored back; clip at 1.
 
         OpenCV's SIMD kernels do the mirror, the average and the clip; (a + b) / 2 in float32 equals
-        0.5 * a + 0.5 * b exactly, so the result is the reference's to the bit.
+        0.5 * a + 0.5 * b exactly, so the result is the reference's to the bit. `out` (same shape, float32)
+        saves allocating the result.
         """
-        swapped = np.take(np.asarray(flipped_heatmaps, dtype=np.float32), FLIP_PERMUTATION, axis=1)
-        n, j, h, w = swapped.shape
-        rows = (n * j * h, w)
-        unflipped = cv2.flip(swapped.reshape(rows), 1)
-        own = np.ascontiguousarray(heatmaps, dtype=np.float32).reshape(rows)
-        merged = cv2.addWeighted(own, 0.5, unflipped, 0.5, 0.0)
-        cv2.threshold(merged, 1.0, 1.0, cv2.THRESH_TRUNC, dst=merged)
-        return merged.reshape(n, j, h, w)
+        flipped_heatmaps = np.asarray(flipped_heatmaps, dtype=np.float32)
+        n, j, h, w = flipped_heatmaps.shape
+        merged = np.empty((n, j, h, w), np.float32) if out is None else out
+        np.take(flipped_heatmaps, FLIP_PERMUTATION, axis=1, out=merged)
+        rows = merged.reshape(n * j * h, w)
+        cv2.flip(rows, 1, dst=rows)
+        own = np.ascontiguousarray(heatmaps, dtype=np.float32).reshape(rows.shape)
+        cv2.addWeighted(own, 0.5, rows, 0.5, 0.0, dst=rows)
+        cv2.threshold(rows, 1.0, 1.0, cv2.THRESH_TRUNC, dst=rows)
+        return merged
 
     @staticmethod
     def locate_peaks(heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -135,15 +140,13 @@ class HeatmapCodec:
         if flipped_heatmaps is None:
             heatmap_xy, scores = self.locate_peaks(heatmaps)
         else:
-            # A few persons at a time, so that the merged maps are still in cache for the peak search.
-            blocks = [
-                self.locate_peaks(
-                    self.merge_flip(
-                        heatmaps[start : start + _BLOCK], flipped_heatmaps[start : start + _BLOCK]
-                    )
-                )
-                for start in range(0, max(len(heatmaps), 1), _BLOCK)
-            ]
+            # A few persons at a time into one reused buffer, so that the merged maps are still in cache
+            # for the peak search and no large array is allocated per block.
+            buffer = np.empty((min(len(heatmaps), _BLOCK), *heatmaps.shape[1:]), np.float32)
+            blocks = []
+            for start in range(0, max(len(heatmaps), 1), _BLOCK):
+                own, mirrored = heatmaps[start : start + _BLOCK], flipped_heatmaps[start : start + _BLOCK]
+                blocks.append(self.locate_peaks(self.merge_flip(own, mirrored, out=buffer[: len(own)])))
             heatmap_xy = np.concatenate([xy for xy, _ in blocks])
             scores = np.concatenate([block_scores for _, block_scores in blocks])
         crop_xy = heatmap_xy * self.stride
