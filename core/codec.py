@@ -72,9 +72,9 @@ class HeatmapCodec:
     ) -> np.ndarray:
         """Average (N, J, H, W) heatmaps with those of the mirrored crop, mirrored back; clip at 1.
 
-        OpenCV's SIMD kernels do the mirror, the average and the clip; (a + b) / 2 in float32 equals
-        0.5 * a + 0.5 * b exactly, so the result is the reference's to the bit. `out` (same shape, float32)
-        saves allocating the result.
+        OpenCV's SIMD kernels do the mirror, the average and the clip in place; (a + b) / 2 in float32
+        equals 0.5 * a + 0.5 * b exactly, so the result is the reference's to the bit. `out` (same shape,
+        float32) saves allocating the result.
         """
         flipped_heatmaps = np.asarray(flipped_heatmaps, dtype=np.float32)
         n, j, h, w = flipped_heatmaps.shape
@@ -97,32 +97,9 @@ class HeatmapCodec:
         """
         heatmaps = np.asarray(heatmaps, dtype=np.float32)
         n, j, h, w = heatmaps.shape
-        flat = heatmaps.reshape(n * j, h * w)
-        flat_index = flat.argmax(axis=-1)
-        scores = flat[np.arange(n * j), flat_index]
-        # A positive global maximum is its own 3x3 maximum, so NMS cannot move the first arg-max;
-        # only maps whose maximum is <= 0 need the suppressed map (its zeros may then win).
-        needs_nms = scores <= 0
-        if needs_nms.any():
-            suppressed = _suppress_non_maxima(heatmaps.reshape(n * j, h, w)[needs_nms])
-            flat_index[needs_nms] = suppressed.reshape(-1, h * w).argmax(axis=-1)
-            scores[needs_nms] = suppressed.reshape(-1, h * w)[
-                np.arange(needs_nms.sum()), flat_index[needs_nms]
-            ]
-        flat_index, scores = flat_index.reshape(n, j), scores.reshape(n, j)
-        y, x = np.divmod(flat_index, w)
-
-        persons, joints = np.indices((n, j))
-
-        def value(yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
-            return heatmaps[persons, joints, np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)]
-
-        step_x = np.where(value(y, x + 1) > value(y, x - 1), 0.25, -0.25)
-        step_y = np.where(value(y + 1, x) > value(y - 1, x), 0.25, -0.25)
-        refine = scores > 0
-        xy = np.stack([x, y], axis=-1).astype(np.float64)
-        xy += np.where(refine[..., None], np.stack([step_x, step_y], axis=-1) + 0.5, 0.0)
-        return xy, scores
+        peaks = _Peaks.find(heatmaps.reshape(n * j, h, w))
+        xy, scores = peaks.refine()
+        return xy.reshape(n, j, 2), scores.reshape(n, j)
 
     def decode(
         self,
@@ -141,19 +118,78 @@ class HeatmapCodec:
             heatmap_xy, scores = self.locate_peaks(heatmaps)
         else:
             # A few persons at a time into one reused buffer, so that the merged maps are still in cache
-            # for the peak search and no large array is allocated per block.
-            buffer = np.empty((min(len(heatmaps), _BLOCK), *heatmaps.shape[1:]), np.float32)
+            # when their peaks are found, and no large array is allocated per block.
+            n, j = heatmaps.shape[:2]
+            buffer = np.empty((min(n, _BLOCK), *heatmaps.shape[1:]), np.float32)
             blocks = []
-            for start in range(0, max(len(heatmaps), 1), _BLOCK):
+            for start in range(0, max(n, 1), _BLOCK):
                 own, mirrored = heatmaps[start : start + _BLOCK], flipped_heatmaps[start : start + _BLOCK]
-                blocks.append(self.locate_peaks(self.merge_flip(own, mirrored, out=buffer[: len(own)])))
-            heatmap_xy = np.concatenate([xy for xy, _ in blocks])
-            scores = np.concatenate([block_scores for _, block_scores in blocks])
+                merged = self.merge_flip(own, mirrored, out=buffer[: len(own)])
+                blocks.append(_Peaks.find(merged.reshape(-1, *merged.shape[2:])))
+            heatmap_xy, scores = _Peaks.concatenate(blocks).refine()
+            heatmap_xy, scores = heatmap_xy.reshape(n, j, 2), scores.reshape(n, j)
         crop_xy = heatmap_xy * self.stride
         image_xy = crop_to_image_points(crop_xy, centers, scales, self.input_size)
         if truncate:
             image_xy = np.trunc(image_xy)
         return DecodedKeypoints(image_xy=image_xy, scores=scores, heatmap_xy=heatmap_xy)
+
+
+@dataclass(frozen=True)
+class _Peaks:
+    """Per map: first arg-max (M,), its value, and its 4 neighbours' values (M, 4: x+1, x-1, y+1, y-1)."""
+
+    index: np.ndarray
+    scores: np.ndarray
+    neighbours: np.ndarray
+    width: int
+
+    @classmethod
+    def find(cls, maps: np.ndarray) -> "_Peaks":
+        count, h, w = maps.shape
+        flat = maps.reshape(count, h * w)
+        index = flat.argmax(axis=-1)
+        # A positive global maximum is its own 3x3 maximum, so NMS cannot move the first arg-max;
+        # only maps whose maximum is <= 0 need the suppressed map (its zeros may then win).
+        needs_nms = flat[np.arange(count), index] <= 0
+        if needs_nms.any():
+            suppressed = _suppress_non_maxima(maps[needs_nms]).reshape(-1, h * w)
+            index[needs_nms] = suppressed.argmax(axis=-1)
+            suppressed_scores = suppressed[np.arange(len(suppressed)), index[needs_nms]]
+        y, x = np.divmod(index, w)
+        around = np.stack(
+            [
+                index,
+                y * w + np.minimum(x + 1, w - 1),
+                y * w + np.maximum(x - 1, 0),
+                np.minimum(y + 1, h - 1) * w + x,
+                np.maximum(y - 1, 0) * w + x,
+            ],
+            axis=-1,
+        )
+        values = np.take_along_axis(flat, around, axis=-1)
+        scores = values[:, 0].copy()
+        if needs_nms.any():
+            scores[needs_nms] = suppressed_scores
+        return cls(index=index, scores=scores, neighbours=values[:, 1:], width=w)
+
+    @classmethod
+    def concatenate(cls, parts: list["_Peaks"]) -> "_Peaks":
+        return cls(
+            index=np.concatenate([part.index for part in parts]),
+            scores=np.concatenate([part.scores for part in parts]),
+            neighbours=np.concatenate([part.neighbours for part in parts]),
+            width=parts[0].width,
+        )
+
+    def refine(self) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) with the quarter-pixel step and +0.5 where the score is positive, and the scores."""
+        y, x = np.divmod(self.index, self.width)
+        step_x = np.where(self.neighbours[:, 0] > self.neighbours[:, 1], 0.25, -0.25)
+        step_y = np.where(self.neighbours[:, 2] > self.neighbours[:, 3], 0.25, -0.25)
+        xy = np.stack([x, y], axis=-1).astype(np.float64)
+        xy += np.where((self.scores > 0)[:, None], np.stack([step_x, step_y], axis=-1) + 0.5, 0.0)
+        return xy, self.scores
 
 
 def _suppress_non_maxima(maps: np.ndarray) -> np.ndarray:
