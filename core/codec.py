@@ -13,6 +13,32 @@ import numpy as np
 from core.geometry import crop_to_image_points
 from core.joints import FLIP_PERMUTATION
 
+
+def _permutation_runs(permutation: np.ndarray) -> tuple[tuple[slice, slice], ...]:
+    """The permutation as (target, source) slices of consecutive or reversed indices.
+
+    Copying three strided slices is ~3x faster than np.take with the index array; the MPII flip
+    permutation is three runs: 5..0, 6..9, 15..10.
+    """
+    runs: list[tuple[slice, slice]] = []
+    start = 0
+    while start < len(permutation):
+        end = start + 1
+        step = int(permutation[end] - permutation[start]) if end < len(permutation) else 1
+        if abs(step) == 1:
+            while end < len(permutation) and permutation[end] - permutation[end - 1] == step:
+                end += 1
+        else:
+            step = 1
+        first = int(permutation[start])
+        stop = first + step * (end - start)
+        runs.append((slice(start, end), slice(first, stop if stop >= 0 else None, step)))
+        start = end
+    return tuple(runs)
+
+
+_FLIP_RUNS = _permutation_runs(FLIP_PERMUTATION)
+
 # Persons merged and searched together when decoding flip pairs: ~2 MB of 64x64 maps, cache-sized.
 _BLOCK = 8
 
@@ -79,7 +105,8 @@ class HeatmapCodec:
         flipped_heatmaps = np.asarray(flipped_heatmaps, dtype=np.float32)
         n, j, h, w = flipped_heatmaps.shape
         merged = np.empty((n, j, h, w), np.float32) if out is None else out
-        np.take(flipped_heatmaps, FLIP_PERMUTATION, axis=1, out=merged)
+        for target, source in _FLIP_RUNS:
+            merged[:, target] = flipped_heatmaps[:, source]
         rows = merged.reshape(n * j * h, w)
         cv2.flip(rows, 1, dst=rows)
         own = np.ascontiguousarray(heatmaps, dtype=np.float32).reshape(rows.shape)

@@ -115,3 +115,17 @@ def test_peak_search_equals_full_nms_also_for_non_positive_maps(offset: float) -
     assert np.array_equal(xy[..., 0][~positive], x[~positive])
     assert np.array_equal(xy[..., 1][~positive], y[~positive])
     assert np.array_equal(np.floor(xy[..., 0][positive]), x[positive])
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_permutation_runs_reproduce_any_permutation(seed: int) -> None:
+    from core.codec import _permutation_runs
+
+    rng = np.random.default_rng(seed)
+    permutation = rng.permutation(int(rng.integers(1, 17)))
+    if seed % 3 == 0:
+        permutation = np.sort(permutation)[::-1]
+    rebuilt = np.empty_like(permutation)
+    for target, source in _permutation_runs(permutation):
+        rebuilt[target] = np.arange(len(permutation))[source]
+    assert np.array_equal(rebuilt, permutation)
