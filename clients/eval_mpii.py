@@ -345,12 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.images.is_dir():
         parser.error(f"--images {args.images} is not a folder")
-    defaults = ClientSettings()
-    settings = ClientSettings(
-        base_url=args.url or defaults.base_url,
-        api_key=args.api_key or defaults.api_key,
-        timeout_s=args.timeout,
-    )
+    settings = ClientSettings.from_options(args.url, args.api_key, args.timeout)
     config = EvalConfig(
         annotations=args.annot,
         images=args.images,

@@ -77,6 +77,14 @@ class ClientSettings:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
+    @classmethod
+    def from_options(cls, url: str | None, api_key: str | None, timeout_s: float) -> "ClientSettings":
+        """Command-line options where given, else the environment's defaults."""
+        defaults = cls()
+        return cls(
+            base_url=url or defaults.base_url, api_key=api_key or defaults.api_key, timeout_s=timeout_s
+        )
+
 
 class ServiceClient:
     """Async HTTP client for the pose service with retries; use as `async with ServiceClient(...) as c`."""

@@ -81,12 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"image {args.image} does not exist")
     if args.draw is not None and not cv2.haveImageWriter(str(args.draw)):
         parser.error(f"--draw {args.draw}: OpenCV cannot write that file type (use .png or .jpg)")
-    defaults = ClientSettings()
-    settings = ClientSettings(
-        base_url=args.url or defaults.base_url,
-        api_key=args.api_key or defaults.api_key,
-        timeout_s=args.timeout,
-    )
+    settings = ClientSettings.from_options(args.url, args.api_key, args.timeout)
     try:
         result = asyncio.run(_request(args, settings, args.image.read_bytes()))
     except ServiceError as error:
