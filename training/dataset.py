@@ -81,6 +81,14 @@ def jitter_colors(image: np.ndarray, transform: Transform) -> np.ndarray:
     return np.clip(image, 0.0, 1.0).astype(np.float32)
 
 
+def read_rgb(path: Path) -> np.ndarray:
+    """An image file as RGB uint8; raises FileNotFoundError naming the file."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise FileNotFoundError(f"cannot read image {path}")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
 class PoseDataset:
     """Random-access training samples over MPII annotations and an image folder.
 
@@ -115,12 +123,7 @@ class PoseDataset:
         return len(self.annotations)
 
     def load_image(self, index: int) -> np.ndarray:
-        """The entry's image as RGB uint8; raises FileNotFoundError naming the file."""
-        path = self.image_dir / self.annotations.imgname[index]
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise FileNotFoundError(f"cannot read image {path}")
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        return read_rgb(self.image_dir / self.annotations.imgname[index])
 
     def heatmap_keypoints(self, index: int, transform: Transform) -> np.ndarray:
         """The entry's joints (J, 2) at heatmap resolution after `transform`; not annotated: x = -1.

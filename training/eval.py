@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import mindspore as ms
 import numpy as np
 from mindspore import nn
@@ -25,7 +24,7 @@ from core.geometry import crop_image
 from core.metrics import ScoreReport, score_predictions
 from core.mpii import MpiiAnnotations, read_annotations, write_predictions
 from training.checkpoints import load_network
-from training.dataset import HEATMAP_STRIDE
+from training.dataset import HEATMAP_STRIDE, read_rgb
 from training.runtime import use_device
 
 RESULT_FILE = "result.txt"
@@ -56,10 +55,7 @@ def crop_batch(annotations: MpiiAnnotations, indices: range, image_dir: Path, in
     """(B, S, S, 3) float32 RGB crops in [0, 1] at the annotated centre and scale, no augmentation."""
     crops = []
     for i in indices:
-        image = cv2.imread(str(Path(image_dir) / annotations.imgname[i]), cv2.IMREAD_COLOR)
-        if image is None:
-            raise FileNotFoundError(f"cannot read image {Path(image_dir) / annotations.imgname[i]}")
-        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB).astype(np.float32)
+        rgb = read_rgb(Path(image_dir) / annotations.imgname[i]).astype(np.float32)
         crops.append(crop_image(rgb, annotations.center[i], annotations.scale[i], input_size))
     return np.stack(crops) / np.float32(255.0)
 
