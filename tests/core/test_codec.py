@@ -129,3 +129,19 @@ def test_permutation_runs_reproduce_any_permutation(seed: int) -> None:
     for target, source in _permutation_runs(permutation):
         rebuilt[target] = np.arange(len(permutation))[source]
     assert np.array_equal(rebuilt, permutation)
+
+
+def test_decoding_flip_pairs_together_equals_decoding_each_alone(golden_decode: dict) -> None:
+    """37 persons take the two-thread path, split off a block boundary; one person takes neither."""
+    keys = ("heatmaps_orig", "center", "scale", "heatmaps_flipped_input")
+    heatmaps, centers, scales, flipped = (golden_decode[key][:37] for key in keys)
+    together = CODEC.decode(heatmaps, centers, scales, flipped_heatmaps=flipped)
+    for person in range(37):
+        alone = CODEC.decode(
+            heatmaps[person : person + 1],
+            centers[person : person + 1],
+            scales[person : person + 1],
+            flipped_heatmaps=flipped[person : person + 1],
+        )
+        assert np.array_equal(alone.heatmap_xy[0], together.heatmap_xy[person])
+        assert np.array_equal(alone.scores[0], together.scores[person])
