@@ -172,11 +172,11 @@ class PoseDataset:
 
 
 class EpochView:
-    """`length` samples per epoch over a data set, wrapping around (so an epoch can be shorter or longer)."""
+    """A data set repeated to `length` entries, wrapping around, for epochs longer than the data set."""
 
-    def __init__(self, dataset: PoseDataset, length: int | None = None) -> None:
+    def __init__(self, dataset: PoseDataset, length: int) -> None:
         self.dataset = dataset
-        self.length = len(dataset) if length is None else int(length)
+        self.length = int(length)
 
     def __len__(self) -> int:
         return self.length
@@ -201,21 +201,28 @@ def create_dataset(
     """
     import mindspore.dataset as msds
 
-    source = EpochView(dataset, samples_per_epoch)
-    per_shard = len(source) // (num_shards or 1)
+    length = len(dataset) if samples_per_epoch is None else int(samples_per_epoch)
+    source = dataset if length <= len(dataset) else EpochView(dataset, length)
+    per_shard = length // (num_shards or 1)
     if per_shard < batch_size:
         raise ValueError(
             f"{per_shard} samples per shard per epoch give no full batch of {batch_size}: "
             "lower --batch-size or raise --samples-per-epoch"
         )
     msds.config.set_seed(shuffle_seed)
+    # The samplers draw a new permutation every epoch, so an epoch shorter than the data set is a fresh
+    # random subset each time rather than always its first `length` entries.
+    if num_shards:
+        sampler = msds.DistributedSampler(num_shards, shard_id, shuffle=shuffle, num_samples=per_shard)
+    elif shuffle:
+        sampler = msds.RandomSampler(num_samples=length)
+    else:
+        sampler = msds.SequentialSampler(num_samples=length)
     generator = msds.GeneratorDataset(
         source,
         column_names=list(COLUMNS),
-        shuffle=shuffle,
+        sampler=sampler,
         num_parallel_workers=num_workers,
         python_multiprocessing=num_workers > 1,
-        num_shards=num_shards,
-        shard_id=shard_id,
     )
     return generator.batch(batch_size, drop_remainder=True)

@@ -131,6 +131,30 @@ def test_mindspore_pipeline_batches_with_drop_remainder(dataset: PoseDataset) ->
     assert images.min() >= 0.0 and images.max() <= 1.0
 
 
+def test_short_epochs_draw_a_fresh_subset_of_the_whole_data_set(dataset: PoseDataset) -> None:
+    plain = PoseDataset(dataset.annotations, dataset.image_dir, INPUT_SIZE, augmentation=None)
+    targets = np.stack([plain[index][1] for index in range(len(plain))])
+    pipeline = create_dataset(plain, batch_size=4, samples_per_epoch=8, num_workers=1)
+    iterator = pipeline.create_tuple_iterator(output_numpy=True, num_epochs=3)
+    epochs = []
+    for _ in range(3):
+        rows = np.concatenate([heatmaps for _, heatmaps in iterator])
+        matches = [np.flatnonzero((targets == row).all(axis=(1, 2, 3))) for row in rows]
+        assert all(len(match) == 1 for match in matches)
+        epochs.append({int(match[0]) for match in matches})
+    assert all(len(persons) == 8 for persons in epochs)
+    assert len(set.union(*epochs)) > 8, "every epoch drew the same first 8 persons"
+
+
+def test_epochs_longer_than_the_data_set_wrap_around(dataset: PoseDataset) -> None:
+    batches = list(
+        create_dataset(
+            dataset, batch_size=4, samples_per_epoch=2 * len(dataset), num_workers=1
+        ).create_tuple_iterator(output_numpy=True)
+    )
+    assert len(batches) == 2 * len(dataset) // 4
+
+
 def test_missing_image_is_named(dataset: PoseDataset, tmp_path: Path) -> None:
     broken = PoseDataset(dataset.annotations, tmp_path, INPUT_SIZE)
     with pytest.raises(FileNotFoundError, match=dataset.annotations.imgname[0]):
