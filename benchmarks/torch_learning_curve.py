@@ -1,0 +1,265 @@
+"""Learning curve of the same 2-stack hourglass in PyTorch, on our data pipeline and metric (GPU cross-check).
+
+    python benchmarks/torch_learning_curve.py --data DIR --out DIR [--features 64] [--lr 1e-3] [--samples N]
+    python benchmarks/torch_learning_curve.py --check     # the network against the golden forward pass only
+
+Why: it separates "the data is hard" from "our MindSpore trainer learns slowly". The network is the
+reference's PoseNet (its state-dict names, so `training.import_torch` reads what this saves) and must
+reproduce `golden/princeton_tiny_forward.npz` before it trains. Samples come from
+`training.dataset.PoseDataset` with the seed's augmentation, the loss and the Adam schedule are the
+trainer's (MSE over both stacks, lr x 0.985 every 500 steps), and every `--eval-every` samples it scores the
+first `--val-persons` validation persons with the seed metric (flip test, core.codec, core.metrics). It also
+runs where MindSpore cannot: MindSpore 2.10's GPU plugin needs CUDA 11, the lent GPU machines have CUDA 13.
+Writes OUT/curve.json and OUT/model.pt (reference checkpoint layout).
+"""
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, RandomSampler
+
+from core.codec import HeatmapCodec
+from core.geometry import crop_image
+from core.metrics import score_predictions
+from core.mpii import MpiiAnnotations, read_annotations
+from training.dataset import HEATMAP_STRIDE, PoseDataset, read_rgb
+
+GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "golden"
+LR_DECAY, LR_DECAY_STEPS = 0.985, 500
+HOURGLASS_DEPTH = 4
+
+
+class Conv(nn.Module):
+    def __init__(
+        self, inp: int, out: int, kernel: int = 3, stride: int = 1, bn: bool = False, relu: bool = True
+    ):
+        super().__init__()
+        self.conv = nn.Conv2d(inp, out, kernel, stride, padding=(kernel - 1) // 2, bias=True)
+        self.bn = nn.BatchNorm2d(out) if bn else None
+        self.relu = nn.ReLU() if relu else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x)
+        x = self.bn(x) if self.bn is not None else x
+        return self.relu(x) if self.relu is not None else x
+
+
+class Residual(nn.Module):
+    def __init__(self, inp: int, out: int):
+        super().__init__()
+        mid = out // 2
+        self.relu = nn.ReLU()
+        self.bn1, self.conv1 = nn.BatchNorm2d(inp), Conv(inp, mid, 1, relu=False)
+        self.bn2, self.conv2 = nn.BatchNorm2d(mid), Conv(mid, mid, 3, relu=False)
+        self.bn3, self.conv3 = nn.BatchNorm2d(mid), Conv(mid, out, 1, relu=False)
+        self.skip_layer = Conv(inp, out, 1, relu=False)  # exists even when unused, as in the reference
+        self.need_skip = inp != out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skip = self.skip_layer(x) if self.need_skip else x
+        out = self.conv1(self.relu(self.bn1(x)))
+        out = self.conv2(self.relu(self.bn2(out)))
+        return self.conv3(self.relu(self.bn3(out))) + skip
+
+
+class Hourglass(nn.Module):
+    def __init__(self, depth: int, features: int):
+        super().__init__()
+        self.up1, self.pool1, self.low1 = (
+            Residual(features, features),
+            nn.MaxPool2d(2, 2),
+            Residual(features, features),
+        )
+        self.low2 = Hourglass(depth - 1, features) if depth > 1 else Residual(features, features)
+        self.low3, self.up2 = Residual(features, features), nn.Upsample(scale_factor=2, mode="nearest")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.up1(x) + self.up2(self.low3(self.low2(self.low1(self.pool1(x)))))
+
+
+class Merge(nn.Module):
+    def __init__(self, inp: int, out: int):
+        super().__init__()
+        self.conv = Conv(inp, out, 1, relu=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(x)
+
+
+class PoseNet(nn.Module):
+    """The reference network: NHWC images in, (B, nstack, J, H/4, W/4) heatmaps out."""
+
+    def __init__(self, nstack: int = 2, features: int = 256, joints: int = 16):
+        super().__init__()
+        self.nstack = nstack
+        self.pre = nn.Sequential(
+            Conv(3, 64, 7, 2, bn=True), Residual(64, 128), nn.MaxPool2d(2, 2), Residual(128, 128),
+            Residual(128, features),
+        )  # fmt: skip
+        self.hgs = nn.ModuleList(nn.Sequential(Hourglass(HOURGLASS_DEPTH, features)) for _ in range(nstack))
+        self.features = nn.ModuleList(
+            nn.Sequential(Residual(features, features), Conv(features, features, 1, bn=True))
+            for _ in range(nstack)
+        )
+        self.outs = nn.ModuleList(Conv(features, joints, 1, relu=False) for _ in range(nstack))
+        self.merge_features = nn.ModuleList(Merge(features, features) for _ in range(nstack - 1))
+        self.merge_preds = nn.ModuleList(Merge(joints, features) for _ in range(nstack - 1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = self.pre(images.permute(0, 3, 1, 2))
+        stacks = []
+        for i in range(self.nstack):
+            feature = self.features[i](self.hgs[i](x))
+            stacks.append(self.outs[i](feature))
+            if i < self.nstack - 1:
+                x = x + self.merge_preds[i](stacks[-1]) + self.merge_features[i](feature)
+        return torch.stack(stacks, 1)
+
+
+def check_against_golden(golden: Path = GOLDEN) -> float:
+    """Max abs error of the golden tiny checkpoint's forward pass; raises above 1e-4 (REFERENCE.md §11)."""
+    checkpoint = torch.load(
+        golden / "princeton_tiny_nstack2_dim32.pt", map_location="cpu", weights_only=False
+    )
+    state = {key.removeprefix("model.module."): value for key, value in checkpoint["state_dict"].items()}
+    net = PoseNet(2, 32)
+    net.load_state_dict(state, strict=True)
+    net.eval()
+    expected = np.load(golden / "princeton_tiny_forward.npz")
+    with torch.no_grad():
+        output = net(torch.from_numpy(expected["input_nhwc"]).float()).numpy()
+    error = float(np.abs(output - expected["output"]).max())
+    if error > 1e-4:
+        raise RuntimeError(f"PoseNet differs from the reference's forward pass by {error:.3g}")
+    return error
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    samples: int
+    pck: float  # seed metric, total, on the validation persons
+    loss: float  # mean training loss since the previous point
+    seconds: float
+
+
+class HeldOut:
+    """The first validation persons' crops, cropped once, scored with flip test like the service."""
+
+    def __init__(self, annotations: MpiiAnnotations, image_dir: Path, input_size: int) -> None:
+        self.annotations = annotations
+        self.codec = HeatmapCodec(input_size, input_size // HEATMAP_STRIDE)
+        crops = [
+            crop_image(read_rgb(image_dir / name).astype(np.float32), center, scale, input_size)
+            for name, center, scale in zip(
+                annotations.imgname, annotations.center, annotations.scale, strict=True
+            )
+        ]
+        self.crops = np.stack(crops) / np.float32(255.0)
+
+    @torch.no_grad()
+    def pck(self, net: nn.Module, device: torch.device, batch: int = 256) -> float:
+        net.eval()
+        images = torch.from_numpy(self.crops).to(device)
+        own = torch.cat([net(images[i : i + batch])[:, -1] for i in range(0, len(images), batch)])
+        mirrored = torch.cat(
+            [net(images[i : i + batch].flip(2))[:, -1] for i in range(0, len(images), batch)]
+        )
+        net.train()
+        ann = self.annotations
+        decoded = self.codec.decode(own.cpu().numpy(), ann.center, ann.scale, mirrored.cpu().numpy())
+        return score_predictions(ann, decoded.image_xy, pred_origin=0).seed.ratio("all", "total")
+
+
+def train(args: argparse.Namespace, held_out: HeldOut, device: torch.device) -> list[CurvePoint]:
+    torch.manual_seed(args.seed)
+    data = PoseDataset.from_files(
+        args.data / "annot" / "train.h5", args.data / "images", input_size=args.input_size, seed=args.seed
+    )
+    loader = DataLoader(
+        data,
+        batch_size=args.batch_size,
+        sampler=RandomSampler(data, replacement=True, num_samples=args.samples),
+        num_workers=args.workers,
+        drop_last=True,
+        pin_memory=device.type == "cuda",
+    )
+    net = PoseNet(2, args.features).to(device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=args.lr)
+    schedule = torch.optim.lr_scheduler.StepLR(optimizer, LR_DECAY_STEPS, LR_DECAY)
+    curve: list[CurvePoint] = []
+    losses: list[torch.Tensor] = []
+    started, seen = time.perf_counter(), 0
+    for images, targets in loader:
+        images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
+        loss = ((net(images) - targets[:, None]) ** 2).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        losses.append(loss.detach())
+        seen += len(images)
+        if seen % args.eval_every < len(images):
+            point = CurvePoint(
+                seen,
+                held_out.pck(net, device),
+                float(torch.stack(losses).mean()),
+                time.perf_counter() - started,
+            )
+            losses.clear()
+            curve.append(point)
+            print(json.dumps(asdict(point)), flush=True)
+            write_outputs(args, net, curve)
+    return curve
+
+
+def write_outputs(args: argparse.Namespace, net: nn.Module, curve: list[CurvePoint]) -> None:
+    args.out.mkdir(parents=True, exist_ok=True)
+    settings = {key: str(value) if isinstance(value, Path) else value for key, value in vars(args).items()}
+    (args.out / "curve.json").write_text(
+        json.dumps({"settings": settings, "curve": [asdict(point) for point in curve]}, indent=1) + "\n"
+    )
+    torch.save(
+        {"state_dict": {f"model.module.{k}": v.cpu() for k, v in net.state_dict().items()}},
+        args.out / "model.pt",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--check", action="store_true", help="only check the network against the golden file")
+    parser.add_argument("--data", type=Path, help="MPII-layout folder with annot/train.h5, annot/valid.h5")
+    parser.add_argument("--out", type=Path, default=Path("runs/torch_curve"))
+    parser.add_argument("--input-size", type=int, default=128)
+    parser.add_argument("--features", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--samples", type=int, default=160_000, help="training samples in all")
+    parser.add_argument("--eval-every", type=int, default=16_000)
+    parser.add_argument("--val-persons", type=int, default=300)
+    parser.add_argument("--workers", type=int, default=4, help="data loading processes")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+    print(f"golden forward pass reproduced, max abs error {check_against_golden():.2g}")
+    if args.check:
+        return 0
+    if args.data is None:
+        parser.error("--data is required unless --check")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    annotations = read_annotations(args.data / "annot" / "valid.h5")
+    held_out = HeldOut(annotations.subset(args.val_persons), args.data / "images", args.input_size)
+    print(f"torch {torch.__version__} on {torch.cuda.get_device_name() if device.type == 'cuda' else 'CPU'}")
+    train(args, held_out, device)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
