@@ -54,6 +54,18 @@ def learning_rate(config: TrainConfig, steps_per_epoch: int) -> nn.ExponentialDe
     return nn.ExponentialDecayLR(config.lr, config.lr_decay, steps_per_epoch, is_stair=True)
 
 
+class ResumableCheckpoint(ModelCheckpoint):
+    """`hourglass-E_S.ckpt` also when a run resumes into its own folder, so that --keep counts them all.
+
+    MindSpore's ModelCheckpoint switches to the prefix `hourglass_1` when the folder already holds checkpoints
+    with its prefix; epochs continue on resume, so the plain names cannot collide.
+    """
+
+    def __init__(self, directory: Path, config: CheckpointConfig) -> None:
+        super().__init__(prefix=CHECKPOINT_PREFIX, directory=str(directory), config=config)
+        self._prefix = CHECKPOINT_PREFIX
+
+
 class SeedLog(Callback):
     """Loss and time lines in the seed's format (`epoch: 1 step: 695, loss is ...`) and a TTY progress bar."""
 
@@ -162,9 +174,8 @@ def train(config: TrainConfig) -> Path:
     done = resume_from(config.resume, net, optimizer) if config.resume else 0
     extra = {"keep_batchnorm_fp32": False} if config.device_target == "Ascend" else {}
     model = Model(net, HeatmapMSE(), optimizer, amp_level=config.resolved_amp_level, **extra)
-    checkpoints = ModelCheckpoint(
-        prefix=CHECKPOINT_PREFIX,
-        directory=str(out / "checkpoints"),
+    checkpoints = ResumableCheckpoint(
+        directory=out / "checkpoints",
         config=CheckpointConfig(
             save_checkpoint_steps=steps * config.save_every,
             keep_checkpoint_max=config.keep,

@@ -66,10 +66,12 @@ def test_held_out_eval_reports_through_core_metrics(run: Path) -> None:
 def test_resume_continues_from_the_checkpoint_epoch(run: Path, data_dir: Path) -> None:
     checkpoint = run / "checkpoints" / "hourglass-2_6.ckpt"
     flags = ["--data", str(data_dir), "--out", str(run), "--epochs", "3", "--eval-limit", "0"]
-    train(parse_config([*flags, *TINY, "--resume", str(checkpoint)]))
+    train(parse_config([*flags, *TINY, "--resume", str(checkpoint), "--save-every", "1", "--keep", "1"]))
     lines = run.joinpath(LOG_FILE).read_text().splitlines()
     assert "resumed at epoch 2" in [line for line in lines if line.startswith("#")][-1]
     assert [epoch for epoch, *_ in loss_lines(run / LOG_FILE)][-1] == 3
+    # Same names as before the resume (not MindSpore's hourglass_1-...), and --keep prunes across both runs.
+    assert sorted(p.name for p in (run / "checkpoints").glob("*.ckpt")) == ["hourglass-3_6.ckpt"]
 
 
 def test_eval_cli_prints_the_report_and_writes_results(
