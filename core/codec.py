@@ -179,29 +179,22 @@ class _Peaks:
         count, h, w = maps.shape
         flat = maps.reshape(count, h * w)
         index = flat.argmax(axis=-1)
+        # Positions in the flattened block, so that one fancy index gathers values of every map at once.
+        values = flat.reshape(-1)
+        map_starts = np.arange(0, count * h * w, h * w)
+        scores = values[map_starts + index]
         # A positive global maximum is its own 3x3 maximum, so NMS cannot move the first arg-max;
         # only maps whose maximum is <= 0 need the suppressed map (its zeros may then win).
-        needs_nms = flat[np.arange(count), index] <= 0
+        needs_nms = scores <= 0
         if needs_nms.any():
             suppressed = _suppress_non_maxima(maps[needs_nms]).reshape(-1, h * w)
             index[needs_nms] = suppressed.argmax(axis=-1)
-            suppressed_scores = suppressed[np.arange(len(suppressed)), index[needs_nms]]
+            scores[needs_nms] = suppressed[np.arange(len(suppressed)), index[needs_nms]]
+        at = map_starts + index
         y, x = np.divmod(index, w)
-        around = np.stack(
-            [
-                index,
-                y * w + np.minimum(x + 1, w - 1),
-                y * w + np.maximum(x - 1, 0),
-                np.minimum(y + 1, h - 1) * w + x,
-                np.maximum(y - 1, 0) * w + x,
-            ],
-            axis=-1,
-        )
-        values = np.take_along_axis(flat, around, axis=-1)
-        scores = values[:, 0].copy()
-        if needs_nms.any():
-            scores[needs_nms] = suppressed_scores
-        return cls(index=index, scores=scores, neighbours=values[:, 1:], width=w)
+        # Neighbours x+1, x-1, y+1, y-1 of the unsuppressed map, clamped at the border (to the peak itself).
+        around = np.stack([at + (x < w - 1), at - (x > 0), at + w * (y < h - 1), at - w * (y > 0)], axis=-1)
+        return cls(index=index, scores=scores, neighbours=values[around], width=w)
 
     @classmethod
     def concatenate(cls, parts: list["_Peaks"]) -> "_Peaks":
