@@ -26,10 +26,9 @@ from torch import nn
 from torch.utils.data import DataLoader, RandomSampler
 
 from core.codec import HeatmapCodec
-from core.geometry import crop_image
 from core.metrics import score_predictions
 from core.mpii import MpiiAnnotations, read_annotations
-from training.dataset import HEATMAP_STRIDE, PoseDataset, read_rgb
+from training.dataset import HEATMAP_STRIDE, PoseDataset, crop_batch
 
 GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "golden"
 LR_DECAY, LR_DECAY_STEPS = 0.985, 500
@@ -155,13 +154,7 @@ class HeldOut:
     def __init__(self, annotations: MpiiAnnotations, image_dir: Path, input_size: int) -> None:
         self.annotations = annotations
         self.codec = HeatmapCodec(input_size, input_size // HEATMAP_STRIDE)
-        crops = [
-            crop_image(read_rgb(image_dir / name).astype(np.float32), center, scale, input_size)
-            for name, center, scale in zip(
-                annotations.imgname, annotations.center, annotations.scale, strict=True
-            )
-        ]
-        self.crops = np.stack(crops) / np.float32(255.0)
+        self.crops = crop_batch(annotations, range(len(annotations)), image_dir, input_size)
 
     @torch.no_grad()
     def pck(self, net: nn.Module, device: torch.device, batch: int = 256) -> float:

@@ -89,6 +89,15 @@ def read_rgb(path: Path) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+def crop_batch(annotations: MpiiAnnotations, indices: range, image_dir: Path, input_size: int) -> np.ndarray:
+    """(B, S, S, 3) float32 RGB crops in [0, 1] at the annotated centre and scale, no augmentation."""
+    crops = []
+    for i in indices:
+        rgb = read_rgb(Path(image_dir) / annotations.imgname[i]).astype(np.float32)
+        crops.append(crop_image(rgb, annotations.center[i], annotations.scale[i], input_size))
+    return np.stack(crops) / np.float32(255.0)
+
+
 class PoseDataset:
     """Random-access training samples over MPII annotations and an image folder.
 

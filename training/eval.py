@@ -20,11 +20,10 @@ import numpy as np
 from mindspore import nn
 
 from core.codec import HeatmapCodec
-from core.geometry import crop_image
 from core.metrics import ScoreReport, score_predictions
 from core.mpii import MpiiAnnotations, read_annotations, write_predictions
 from training.checkpoints import load_network
-from training.dataset import HEATMAP_STRIDE, read_rgb
+from training.dataset import HEATMAP_STRIDE, crop_batch
 from training.runtime import use_device
 
 RESULT_FILE = "result.txt"
@@ -49,15 +48,6 @@ def resolve_annotation_file(path: Path) -> Path:
                 return candidate
         raise FileNotFoundError(f"no valid.h5 in {path} or {path / 'annot'}")
     return path
-
-
-def crop_batch(annotations: MpiiAnnotations, indices: range, image_dir: Path, input_size: int) -> np.ndarray:
-    """(B, S, S, 3) float32 RGB crops in [0, 1] at the annotated centre and scale, no augmentation."""
-    crops = []
-    for i in indices:
-        rgb = read_rgb(Path(image_dir) / annotations.imgname[i]).astype(np.float32)
-        crops.append(crop_image(rgb, annotations.center[i], annotations.scale[i], input_size))
-    return np.stack(crops) / np.float32(255.0)
 
 
 def _last_stack(net: nn.Cell, batch: np.ndarray, batch_size: int) -> np.ndarray:
