@@ -32,7 +32,8 @@ class TrainConfig:
     samples_per_epoch: int | None = None  # default: all (limited) annotations
     save_every: int = 5  # epochs
     keep: int = 20
-    resume: Path | None = None
+    resume: Path | None = None  # a training checkpoint: weights, optimizer state and epoch count
+    init_from: Path | None = None  # any checkpoint of this network: its weights only (fine-tuning)
     workers: int = 2
     amp_level: str | None = None  # default: O2 on Ascend, O0 elsewhere
     log_every: int = 0  # also log a loss line every N steps (0: at epoch ends only)
@@ -51,6 +52,8 @@ class TrainConfig:
                 problems.append(f"{name} must be >= 1")
         if self.lr <= 0 or not 0 < self.lr_decay <= 1:
             problems.append("lr must be > 0 and lr_decay in (0, 1]")
+        if self.resume is not None and self.init_from is not None:
+            problems.append("give resume (continue a run) or init_from (start a run from weights), not both")
         if self.data is None and (self.train_annot is None or self.image_dir is None):
             problems.append("give data, or both train_annot and image_dir")
         if problems:
@@ -76,7 +79,7 @@ class TrainConfig:
         return self.amp_level or ("O2" if self.device_target == "Ascend" else "O0")
 
 
-_PATH_FIELDS = {"data", "train_annot", "val_annot", "image_dir", "out", "resume"}
+_PATH_FIELDS = {"data", "train_annot", "val_annot", "image_dir", "out", "resume", "init_from"}
 
 
 def _coerce(name: str, value: Any) -> Any:

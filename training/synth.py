@@ -2,9 +2,11 @@
 
 Each image holds a few articulated figures (16 joints on a kinematic tree with joint-angle limits), drawn
 as shaded, textured capsules with body-like widths, over a cluttered background with limb-like distractor
-sticks and shapes. Left limbs are systematically lighter and right limbs darker than the figure's clothes,
-and the near side is drawn over the far side, so left and right stay distinguishable under a flip: a model
-has to read the figure, not guess. Annotations follow MPII: 1-based joints, (0, 0) for joints outside the
+sticks and shapes. Left and right are told apart the way they are in photographs: a figure facing the camera
+shows a face (eyes and mouth under a hair cap) and its right side on the image's left; one seen from behind
+shows the back of its head. That cue survives flip augmentation (a mirrored face is still a face), where a
+side-dependent shade would not: a flipped sample relabels the mirrored left limbs as right. The far side is
+drawn darker and under the near side. Annotations follow MPII: 1-based joints, (0, 0) for joints outside the
 image, occlusion flags, centre shifted by 15*s, scale x1.25, normalize = 0.6 x head-box diagonal.
 
     python -m training.synth --out DIR --train N --val M [--seed S] [--image-size MIN MAX]
@@ -32,6 +34,7 @@ SPLITS: dict[str, int] = {"train": 0, "valid": 1}
 DEFAULT_IMAGE_SIZE = (320, 448)
 MIN_ANNOTATED_JOINTS = 8
 EXPECTED_PERSONS_PER_IMAGE = 2.0
+FACING_CAMERA_PROBABILITY = 0.8
 # MPII's centre lies 15*s below the person's middle and its scale is padded by 1.25 (REFERENCE.md §3).
 CENTER_SHIFT = 15.0
 SCALE_PADDING = 1.25
@@ -68,6 +71,7 @@ class Figure:
     parts: tuple[Part, ...]  # drawing order: far limbs, torso, head, near limbs
     torso_angle_deg: float
     head_box: np.ndarray  # (x1, y1, x2, y2)
+    facing_camera: bool = True
     texture: tuple[float, float, float] = field(default=(0.0, 0.0, 0.0))  # frequency, angle, amplitude
 
 
@@ -101,9 +105,9 @@ def _swing(down: np.ndarray, outward: np.ndarray, angle_deg: float) -> np.ndarra
     return math.cos(angle) * down + math.sin(angle) * outward
 
 
-def _side_shade(color: np.ndarray, side: str) -> np.ndarray:
-    """The left/right cue: left limbs lighter, right limbs darker than the figure's own colour."""
-    return color + 0.45 * (255.0 - color) if side == "left" else color * 0.5
+def _depth_shade(color: np.ndarray, near: bool) -> np.ndarray:
+    """The far side is in the body's shadow: the same for left and right, so a flip keeps it true."""
+    return color if near else color * 0.6
 
 
 def _foreshortening(rng: np.random.Generator) -> float:
@@ -125,8 +129,10 @@ def sample_figure(rng: np.random.Generator, middle: np.ndarray, height: float) -
     torso_angle = rotation + rng.normal(0.0, 8.0)
     up = _unit(torso_angle - 90.0)
     across = _unit(torso_angle)
-    # A person facing the camera shows their right side on the image's left.
-    right_sign = -1.0 if rng.random() < 0.7 else 1.0
+    # A person facing the camera shows their right side on the image's left (and a face).
+    facing_camera = bool(rng.random() < FACING_CAMERA_PROBABILITY)
+    right_sign = -1.0 if facing_camera else 1.0
+    near = "right" if rng.random() < 0.5 else "left"
     outward_of = {"right": across * right_sign, "left": -across * right_sign}
     width_factor = rng.uniform(0.35, 1.0)
 
@@ -141,7 +147,9 @@ def sample_figure(rng: np.random.Generator, middle: np.ndarray, height: float) -
     shoulder_half = torso * 0.40 * width_factor * prop[3]
     radius = torso * prop[7]
 
-    skin, shirt, pants = (rng.uniform(30, 230, size=3) for _ in range(3))
+    skin = rng.uniform(110, 240, size=3)
+    hair = rng.uniform(10, 80, size=3)
+    shirt, pants = (rng.uniform(30, 230, size=3) for _ in range(2))
     sleeves = shirt if rng.random() < 0.5 else skin
     limbs: dict[str, list[Part]] = {}
     for side, outward in outward_of.items():
@@ -164,8 +172,9 @@ def sample_figure(rng: np.random.Generator, middle: np.ndarray, height: float) -
         fore = _rotate(upper, elbow_bend * rng.choice([-1.0, 1.0]))
         joints[wrist] = joints[elbow] + fore * torso * 0.55 * prop[6] * _foreshortening(rng)
 
-        leg, arm = _side_shade(pants, side), _side_shade(sleeves, side)
-        hand, shoe = _side_shade(skin, side), _side_shade(pants * 0.5, side)
+        is_near = side == near
+        leg, arm = _depth_shade(pants, is_near), _depth_shade(sleeves, is_near)
+        hand, shoe = _depth_shade(skin, is_near), _depth_shade(pants * 0.5, is_near)
         limbs[side] = [
             Part(joints[[hip, knee]], (0.17 * radius, 0.12 * radius), leg, (hip, knee)),
             Part(joints[[knee, ankle]], (0.12 * radius, 0.08 * radius), leg, (knee, ankle)),
@@ -209,9 +218,8 @@ def sample_figure(rng: np.random.Generator, middle: np.ndarray, height: float) -
             outline,
         ),
         Part(joints[[THORAX, NECK]], (0.09 * torso, 0.08 * torso), skin, (THORAX, NECK), textured=False),
-        Part(joints[[NECK, HEAD_TOP]], head_axes, skin, (NECK, HEAD_TOP), "ellipse", textured=False),
+        *_head_parts(joints[NECK], joints[HEAD_TOP], head_axes, skin, hair, facing_camera),
     ]
-    near = "right" if rng.random() < 0.5 else "left"
     far = "left" if near == "right" else "right"
     amplitude = rng.uniform(10.0, 45.0) if rng.random() < 0.6 else 0.0
     return Figure(
@@ -219,8 +227,45 @@ def sample_figure(rng: np.random.Generator, middle: np.ndarray, height: float) -
         parts=(*limbs[far], *body, *limbs[near]),
         torso_angle_deg=torso_angle,
         head_box=_ellipse_box(head_center, head_axes, head_angle),
+        facing_camera=facing_camera,
         texture=(rng.uniform(0.15, 0.8), rng.uniform(0.0, math.pi), amplitude),
     )
+
+
+def _head_parts(
+    neck: np.ndarray,
+    top: np.ndarray,
+    axes: tuple[float, float],
+    skin: np.ndarray,
+    hair: np.ndarray,
+    facing_camera: bool,
+) -> list[Part]:
+    """A face (skin, hair cap, eyes, mouth) towards the camera, or the back of the head (all hair)."""
+    if not facing_camera:
+        return [Part(np.array([neck, top]), axes, hair, (NECK, HEAD_TOP), "ellipse", textured=False)]
+    length = float(np.linalg.norm(top - neck))
+    along = (top - neck) / max(length, 1e-6)
+    across = np.array([-along[1], along[0]])
+    center = (neck + top) / 2
+
+    def feature(
+        at: np.ndarray,
+        half_length: float,
+        half_width: float,
+        direction: np.ndarray,
+        joints: tuple[int, ...] = (),
+    ) -> Part:
+        axis = np.array([at - direction * half_length, at + direction * half_length])
+        return Part(axis, (half_length, half_width), hair, joints, "ellipse", textured=False)
+
+    eye_radius = 0.09 * length
+    return [
+        Part(np.array([neck, top]), axes, skin, (NECK, HEAD_TOP), "ellipse", textured=False),
+        feature(center + along * 0.36 * length, 0.16 * length, axes[1] * 0.95, along, (HEAD_TOP,)),
+        feature(center + along * 0.08 * length + across * 0.16 * length, eye_radius, eye_radius, along),
+        feature(center + along * 0.08 * length - across * 0.16 * length, eye_radius, eye_radius, along),
+        feature(center - along * 0.22 * length, 0.14 * length, 0.05 * length, across),
+    ]
 
 
 class Canvas:

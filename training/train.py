@@ -4,10 +4,11 @@
 
 Defaults are the seed's (batch 32, 100 epochs, Adam 1e-3 x 0.985^epoch, seed 1, AMP O2 on Ascend). Loss
 lines go to OUT/train.log in the seed's format; checkpoints (with optimizer state) to OUT/checkpoints every
---save-every epochs, keeping --keep; --resume continues from one. After training, OUT/final.ckpt holds the
-network and, when validation annotations exist, OUT/eval/result.txt the held-out report. Under msrun
-(--distribute) each rank writes to OUT/rank_<r>/. The oneDNN ISA cap (REFERENCE.md §10) is set by importing
-the `training` package, before MindSpore loads.
+--save-every epochs, keeping --keep; --resume continues from one; --init-from starts a new run (epoch 1,
+fresh optimizer) from a checkpoint's weights, e.g. to fine-tune on other data. After training,
+OUT/final.ckpt holds the network and, when validation annotations exist, OUT/eval/result.txt the
+held-out report. Under msrun (--distribute) each rank writes to OUT/rank_<r>/. The oneDNN ISA cap
+(REFERENCE.md §10) is set by importing the `training` package, before MindSpore loads.
 """
 
 import json
@@ -24,7 +25,7 @@ from mindspore.train import Callback, CheckpointConfig, Model, ModelCheckpoint
 from tqdm import tqdm
 
 from core.mpii import read_annotations
-from training.checkpoints import is_training_state
+from training.checkpoints import is_training_state, load_strict, read_checkpoint
 from training.config import TrainConfig, parse_config
 from training.dataset import Augmentation, PoseDataset, create_dataset
 from training.eval import evaluate, write_results
@@ -172,6 +173,8 @@ def train(config: TrainConfig) -> Path:
 
     optimizer = nn.Adam(net.trainable_params(), learning_rate=learning_rate(config, steps))
     done = resume_from(config.resume, net, optimizer) if config.resume else 0
+    if config.init_from:
+        load_strict(net, read_checkpoint(config.init_from))
     extra = {"keep_batchnorm_fp32": False} if config.device_target == "Ascend" else {}
     model = Model(net, HeatmapMSE(), optimizer, amp_level=config.resolved_amp_level, **extra)
     checkpoints = ResumableCheckpoint(
@@ -187,7 +190,9 @@ def train(config: TrainConfig) -> Path:
         log.write(
             f"# {len(samples)} persons, {steps} steps/epoch x {config.batch_size} on {group_size} device(s), "
             f"input {config.input_size}, features {config.features}, nstack {config.nstack}, "
-            f"mindspore {ms.__version__}, resumed at epoch {done}\n"
+            f"mindspore {ms.__version__}, resumed at epoch {done}"
+            + (f", initialised from {config.init_from}" if config.init_from else "")
+            + "\n"
         )
         callbacks = [SeedLog(log, steps, config.log_every, progress), checkpoints]
         model.train(config.epochs, dataset, callbacks=callbacks, dataset_sink_mode=False, initial_epoch=done)

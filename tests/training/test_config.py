@@ -23,3 +23,5 @@ def test_invalid_settings_are_refused() -> None:
         TrainConfig(data=Path("x"), input_size=100)
     with pytest.raises(ValueError, match="device_target"):
         TrainConfig(data=Path("x"), device_target="TPU")
+    with pytest.raises(ValueError, match="not both"):
+        TrainConfig(data=Path("x"), resume=Path("a.ckpt"), init_from=Path("b.ckpt"))

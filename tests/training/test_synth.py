@@ -9,9 +9,10 @@ import pytest
 from core.geometry import MPII_SCALE_UNIT
 from core.joints import FLIP_PERMUTATION, JOINT_NAMES
 from core.mpii import MpiiAnnotations, read_annotations
-from training.synth import MIN_ANNOTATED_JOINTS, generate, main, sample_figure
+from training.synth import MIN_ANNOTATED_JOINTS, Figure, generate, main, sample_figure
 
 HEAD_TOP, NECK = JOINT_NAMES.index("head_top"), JOINT_NAMES.index("upper_neck")
+R_SHOULDER, L_SHOULDER = JOINT_NAMES.index("r_shoulder"), JOINT_NAMES.index("l_shoulder")
 
 
 @pytest.fixture(scope="module")
@@ -85,19 +86,38 @@ def test_same_seed_same_output_whatever_the_workers(tmp_path: Path, synth_dir: P
     assert not np.array_equal(other["train"].part, first.part)
 
 
-def test_left_limbs_are_drawn_lighter_than_right_limbs() -> None:
-    """The cue that keeps left and right apart under a flip: the same limb differs in shade by side."""
-    sided = {j for j, name in enumerate(JOINT_NAMES) if name.startswith(("l_", "r_"))}
+def _figures(count: int) -> list[Figure]:
     rng = np.random.default_rng(0)
-    for _ in range(20):
-        figure = sample_figure(rng, np.array([200.0, 200.0]), 300.0)
-        limb_brightness = {
-            part.joints: part.color.mean()
-            for part in figure.parts
-            if len(part.joints) == 2 and set(part.joints) <= sided
-        }
-        assert len(limb_brightness) == 8
-        for joints, brightness in limb_brightness.items():
+    return [sample_figure(rng, np.array([200.0, 200.0]), 300.0) for _ in range(count)]
+
+
+def test_facing_the_camera_puts_the_right_side_on_the_left_and_shows_a_face() -> None:
+    """The left/right cue is the person's facing, which a mirrored image keeps (a mirrored face is a face)."""
+    figures = _figures(60)
+    assert 0 < sum(f.facing_camera for f in figures) < len(figures)
+    for figure in figures:
+        across = np.array(
+            [np.cos(np.radians(figure.torso_angle_deg)), np.sin(np.radians(figure.torso_angle_deg))]
+        )
+        right_on_image_left = (figure.joints[R_SHOULDER] - figure.joints[L_SHOULDER]) @ across < 0
+        face_features = [p for p in figure.parts if p.kind == "ellipse" and not set(p.joints) - {HEAD_TOP}]
+        assert right_on_image_left == figure.facing_camera
+        assert len(face_features) == (4 if figure.facing_camera else 0)
+
+
+def test_shading_depends_on_depth_not_on_side() -> None:
+    """A side-dependent shade would flip its meaning under flip augmentation: the far side is darker."""
+    sided = {j for j, name in enumerate(JOINT_NAMES) if name.startswith(("l_", "r_"))}
+    near_sides = set()
+    for figure in _figures(30):
+        limbs = [(i, p) for i, p in enumerate(figure.parts) if len(p.joints) == 2 and set(p.joints) <= sided]
+        assert len(limbs) == 8
+        order = {p.joints: i for i, p in limbs}
+        color = {p.joints: p.color for _, p in limbs}
+        for joints in color:
             mirrored = tuple(int(FLIP_PERMUTATION[j]) for j in joints)
-            if JOINT_NAMES[joints[0]].startswith("l_"):
-                assert brightness > limb_brightness[mirrored]
+            far, near = sorted((joints, mirrored), key=lambda j: color[j].mean())
+            np.testing.assert_allclose(color[far], 0.6 * color[near])
+            assert order[far] < order[near]
+            near_sides.add(JOINT_NAMES[near[0]][:2])
+    assert near_sides == {"l_", "r_"}

@@ -1,4 +1,5 @@
-"""A tiny real training run: seed-format loss lines, the loss going down, checkpoints, resume, eval."""
+"""A tiny real training run: seed-format loss lines, the loss going down, checkpoints, resume, fine-tuning
+from weights, eval."""
 
 import re
 from pathlib import Path
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 from core.mpii import read_predictions
+from training.checkpoints import read_checkpoint
 from training.config import parse_config
 from training.eval import main as eval_main
 from training.synth import generate
@@ -72,6 +74,21 @@ def test_resume_continues_from_the_checkpoint_epoch(run: Path, data_dir: Path) -
     assert [epoch for epoch, *_ in loss_lines(run / LOG_FILE)][-1] == 3
     # Same names as before the resume (not MindSpore's hourglass_1-...), and --keep prunes across both runs.
     assert sorted(p.name for p in (run / "checkpoints").glob("*.ckpt")) == ["hourglass-3_6.ckpt"]
+
+
+def test_init_from_starts_a_new_run_from_the_weights(run: Path, data_dir: Path, tmp_path: Path) -> None:
+    source = run / FINAL_CHECKPOINT
+    flags = ["--data", str(data_dir), "--out", str(tmp_path), "--epochs", "1", "--eval-limit", "0"]
+    # A vanishing learning rate: the new run's weights can only be the source's if it really loaded them.
+    train(parse_config([*flags, *TINY, "--init-from", str(source), "--lr", "1e-12", "--save-every", "1"]))
+    header = [line for line in tmp_path.joinpath(LOG_FILE).read_text().splitlines() if line.startswith("#")]
+    assert header[-1].endswith(f"resumed at epoch 0, initialised from {source}")
+    assert sorted(p.name for p in (tmp_path / "checkpoints").glob("*.ckpt")) == ["hourglass-1_6.ckpt"]
+    before, after = read_checkpoint(source), read_checkpoint(tmp_path / FINAL_CHECKPOINT)
+    weights = [name for name in before if name.endswith(".weight")]
+    assert len(weights) > 10
+    for name in weights:
+        np.testing.assert_allclose(after[name], before[name], atol=1e-6, err_msg=name)
 
 
 def test_eval_cli_prints_the_report_and_writes_results(
