@@ -190,7 +190,8 @@ def train(config: TrainConfig) -> Path:
         log.write(
             f"# {len(samples)} persons, {steps} steps/epoch x {config.batch_size} on {group_size} device(s), "
             f"input {config.input_size}, features {config.features}, nstack {config.nstack}, "
-            f"mindspore {ms.__version__}, resumed at epoch {done}"
+            f"mindspore {ms.__version__}, lr {config.lr:g} x {config.lr_decay:g}^epoch, "
+            f"resumed at epoch {done}"
             + (f", initialised from {config.init_from}" if config.init_from else "")
             + "\n"
         )

@@ -70,7 +70,8 @@ def test_resume_continues_from_the_checkpoint_epoch(run: Path, data_dir: Path) -
     flags = ["--data", str(data_dir), "--out", str(run), "--epochs", "3", "--eval-limit", "0"]
     train(parse_config([*flags, *TINY, "--resume", str(checkpoint), "--save-every", "1", "--keep", "1"]))
     lines = run.joinpath(LOG_FILE).read_text().splitlines()
-    assert "resumed at epoch 2" in [line for line in lines if line.startswith("#")][-1]
+    header = [line for line in lines if line.startswith("#")][-1]
+    assert "lr 0.001 x 0.985^epoch, resumed at epoch 2" in header
     assert [epoch for epoch, *_ in loss_lines(run / LOG_FILE)][-1] == 3
     # Same names as before the resume (not MindSpore's hourglass_1-...), and --keep prunes across both runs.
     assert sorted(p.name for p in (run / "checkpoints").glob("*.ckpt")) == ["hourglass-3_6.ckpt"]
