@@ -135,10 +135,7 @@ def resume_from(path: Path, net: nn.Cell, optimizer: nn.Optimizer) -> int:
     params = ms.load_checkpoint(str(path))
     if EPOCH_KEY not in params:
         raise ValueError(f"{path} has no {EPOCH_KEY!r}: not a checkpoint written by training.train")
-    network_params = {k: v for k, v in params.items() if not is_training_state(k)}
-    not_loaded, _ = ms.load_param_into_net(net, network_params, strict_load=True)
-    if not_loaded:
-        raise ValueError(f"{path} lacks network parameters: {', '.join(not_loaded[:10])}")
+    load_strict(net, {k: v.asnumpy() for k, v in params.items() if not is_training_state(k)})
     ms.load_param_into_net(optimizer, params)
     return int(params[EPOCH_KEY].asnumpy())
 
