@@ -12,7 +12,9 @@ image, occlusion flags, centre shifted by 15*s, scale x1.25, normalize = 0.6 x h
     python -m training.synth --out DIR --train N --val M [--seed S] [--image-size MIN MAX]
 
 Every image is a pure function of (seed, split, image index), so the output does not depend on the number
-of worker processes.
+of worker processes. It does depend on the numpy and OpenCV builds: the same command drew other persons on
+the lent GPU machine (Python 3.12, numpy 2.5 by its package list) than on the development machine (Python
+3.11, numpy 2.4.6, OpenCV 5.0.0).
 """
 
 import argparse

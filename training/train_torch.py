@@ -1,16 +1,18 @@
-"""Learning curve of the same 2-stack hourglass in PyTorch, on our data pipeline and metric (GPU cross-check).
+"""Train the 2-stack hourglass in PyTorch on a GPU, on our data pipeline and metric, for import_torch.
 
-    python benchmarks/torch_learning_curve.py --data DIR --out DIR [--features 64] [--lr 1e-3] [--samples N]
-    python benchmarks/torch_learning_curve.py --check     # the network against the golden forward pass only
+    python -m training.train_torch --data DIR --out DIR [--features 256] [--seconds 390] [--lr-drop-at 0.8]
+    python -m training.train_torch --check     # the network against the golden forward pass only
 
-Why: it separates "the data is hard" from "our MindSpore trainer learns slowly". The network is the
-reference's PoseNet (its state-dict names, so `training.import_torch` reads what this saves) and must
-reproduce `golden/princeton_tiny_forward.npz` before it trains. Samples come from
-`training.dataset.PoseDataset` with the seed's augmentation, the loss and the Adam schedule are the
-trainer's (MSE over both stacks, lr x 0.985 every 500 steps), and every `--eval-every` samples it scores the
-first `--val-persons` validation persons with the seed metric (flip test, core.codec, core.metrics). It also
-runs where MindSpore cannot: MindSpore 2.10's GPU plugin needs CUDA 11, the lent GPU machines have CUDA 13.
-Writes OUT/curve.json and OUT/model.pt (reference checkpoint layout).
+Why: MindSpore 2.10's GPU plugin needs CUDA 11 and the GPU machines we are lent have CUDA 13, so GPU training
+goes through PyTorch. Everything but the framework is ours: samples come from `training.dataset.PoseDataset`
+with the seed's augmentation, the loss and the Adam schedule are the MindSpore trainer's (MSE over both
+stacks, lr x 0.985 every 500 steps, optionally x 0.1 for the last part of the run), and every `--eval-every`
+samples it scores the first `--val-persons` validation persons with the seed metric (flip test, core.codec,
+core.metrics). The network is the reference's PoseNet (its state-dict names), must reproduce
+`golden/princeton_tiny_forward.npz` before it trains, and what it saves is a reference checkpoint:
+`python -m training.import_torch OUT/model.pt --out X.ckpt` makes it ours, to evaluate, fine-tune
+(`run_train.sh --init-from`) and export. `--seconds` bounds the run by wall clock (for a time-limited GPU
+lease); the lr drop then comes at that fraction of the time. Writes OUT/curve.json and OUT/model.pt.
 """
 
 import argparse
@@ -20,6 +22,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
@@ -32,6 +35,7 @@ from training.dataset import HEATMAP_STRIDE, PoseDataset, crop_batch
 
 GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "golden"
 LR_DECAY, LR_DECAY_STEPS = 0.985, 500
+LR_DROP_FACTOR = 0.1
 HOURGLASS_DEPTH = 4
 
 
@@ -170,8 +174,28 @@ class HeldOut:
         return score_predictions(ann, decoded.image_xy, pred_origin=0).seed.ratio("all", "total")
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """The MindSpore trainer's lr decay, plus an optional x 0.1 drop once the run is `drop_at` through."""
+
+    base_lr: float
+    total_samples: int
+    seconds: float | None = None  # wall-clock budget; progress is whichever of samples and time is further
+    drop_at: float | None = None
+
+    def progress(self, samples: int, elapsed: float) -> float:
+        by_time = elapsed / self.seconds if self.seconds else 0.0
+        return max(samples / self.total_samples, by_time)
+
+    def lr(self, step: int, progress: float) -> float:
+        lr = self.base_lr * LR_DECAY ** (step // LR_DECAY_STEPS)
+        dropped = self.drop_at is not None and progress >= self.drop_at
+        return lr * LR_DROP_FACTOR if dropped else lr
+
+
 def train(args: argparse.Namespace, held_out: HeldOut, device: torch.device) -> list[CurvePoint]:
     torch.manual_seed(args.seed)
+    torch.backends.cudnn.benchmark = True
     data = PoseDataset.from_files(
         args.data / "annot" / "train.h5", args.data / "images", input_size=args.input_size, seed=args.seed
     )
@@ -183,32 +207,41 @@ def train(args: argparse.Namespace, held_out: HeldOut, device: torch.device) -> 
         drop_last=True,
         pin_memory=device.type == "cuda",
     )
-    net = PoseNet(2, args.features).to(device)
+    net = PoseNet(2, args.features).to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(net.parameters(), lr=args.lr)
-    schedule = torch.optim.lr_scheduler.StepLR(optimizer, LR_DECAY_STEPS, LR_DECAY)
+    schedule = Schedule(args.lr, args.samples, args.seconds, args.lr_drop_at)
     curve: list[CurvePoint] = []
     losses: list[torch.Tensor] = []
-    started, seen = time.perf_counter(), 0
+
+    def record() -> None:
+        point = CurvePoint(
+            seen, held_out.pck(net, device), float(torch.stack(losses).mean()), time.perf_counter() - started
+        )
+        losses.clear()
+        curve.append(point)
+        print(json.dumps(asdict(point)), flush=True)
+        write_outputs(args, net, curve)
+
+    started, seen, step = time.perf_counter(), 0, 0
     for images, targets in loader:
+        progress = schedule.progress(seen, time.perf_counter() - started)
+        if progress >= 1:
+            break
+        for group in optimizer.param_groups:
+            group["lr"] = schedule.lr(step, progress)
         images, targets = images.to(device, non_blocking=True), targets.to(device, non_blocking=True)
-        loss = ((net(images) - targets[:, None]) ** 2).mean()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
+            heatmaps = net(images)
+        loss = ((heatmaps.float() - targets[:, None]) ** 2).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        schedule.step()
         losses.append(loss.detach())
-        seen += len(images)
+        step, seen = step + 1, seen + len(images)
         if seen % args.eval_every < len(images):
-            point = CurvePoint(
-                seen,
-                held_out.pck(net, device),
-                float(torch.stack(losses).mean()),
-                time.perf_counter() - started,
-            )
-            losses.clear()
-            curve.append(point)
-            print(json.dumps(asdict(point)), flush=True)
-            write_outputs(args, net, curve)
+            record()
+    if losses:
+        record()
     return curve
 
 
@@ -226,16 +259,23 @@ def write_outputs(args: argparse.Namespace, net: nn.Module, curve: list[CurvePoi
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m training.train_torch",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--check", action="store_true", help="only check the network against the golden file")
     parser.add_argument("--data", type=Path, help="MPII-layout folder with annot/train.h5, annot/valid.h5")
-    parser.add_argument("--out", type=Path, default=Path("runs/torch_curve"))
+    parser.add_argument("--out", type=Path, default=Path("runs/torch"))
     parser.add_argument("--input-size", type=int, default=128)
     parser.add_argument("--features", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--samples", type=int, default=160_000, help="training samples in all")
+    parser.add_argument("--samples", type=int, default=160_000, help="training samples at most")
+    parser.add_argument("--seconds", type=float, default=None, help="wall-clock budget of the training loop")
+    parser.add_argument(
+        "--lr-drop-at", type=float, default=None, help="fraction of the run after which lr is x 0.1"
+    )
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast for the forward pass")
     parser.add_argument("--eval-every", type=int, default=16_000)
     parser.add_argument("--val-persons", type=int, default=300)
     parser.add_argument("--workers", type=int, default=4, help="data loading processes")
@@ -246,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.data is None:
         parser.error("--data is required unless --check")
+    # One OpenCV thread per process, set before OpenCV first runs: the loader processes fork from this one,
+    # so N workers would each start an all-core pool (and a pool made before a fork hangs its children).
+    cv2.setNumThreads(1)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     annotations = read_annotations(args.data / "annot" / "valid.h5")
     held_out = HeldOut(annotations.subset(args.val_persons), args.data / "images", args.input_size)
