@@ -41,10 +41,14 @@ def is_training_state(name: str) -> bool:
     return name in TRAINING_STATE_NAMES or name.startswith(TRAINING_STATE_PREFIXES)
 
 
-def read_checkpoint(path: Path) -> dict[str, np.ndarray]:
-    """The network entries of a MindSpore `.ckpt` as numpy arrays (training state left out)."""
-    raw = ms.load_checkpoint(str(path))
+def network_entries(raw: Mapping[str, Parameter]) -> dict[str, np.ndarray]:
+    """The network entries of a loaded checkpoint as numpy arrays (training state left out)."""
     return {name: value.asnumpy() for name, value in raw.items() if not is_training_state(name)}
+
+
+def read_checkpoint(path: Path) -> dict[str, np.ndarray]:
+    """The network entries of a MindSpore `.ckpt` file."""
+    return network_entries(ms.load_checkpoint(str(path)))
 
 
 def save_checkpoint(params: Mapping[str, np.ndarray], path: Path) -> Path:

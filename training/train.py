@@ -25,7 +25,7 @@ from mindspore.train import Callback, CheckpointConfig, Model, ModelCheckpoint
 from tqdm import tqdm
 
 from core.mpii import read_annotations
-from training.checkpoints import is_training_state, load_strict, read_checkpoint
+from training.checkpoints import load_strict, network_entries, read_checkpoint
 from training.config import TrainConfig, parse_config
 from training.dataset import Augmentation, PoseDataset, create_dataset
 from training.eval import evaluate, write_results
@@ -135,7 +135,7 @@ def resume_from(path: Path, net: nn.Cell, optimizer: nn.Optimizer) -> int:
     params = ms.load_checkpoint(str(path))
     if EPOCH_KEY not in params:
         raise ValueError(f"{path} has no {EPOCH_KEY!r}: not a checkpoint written by training.train")
-    load_strict(net, {k: v.asnumpy() for k, v in params.items() if not is_training_state(k)})
+    load_strict(net, network_entries(params))
     ms.load_param_into_net(optimizer, params)
     return int(params[EPOCH_KEY].asnumpy())
 
