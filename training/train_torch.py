@@ -212,6 +212,7 @@ def train(args: argparse.Namespace, held_out: HeldOut, device: torch.device) -> 
     schedule = Schedule(args.lr, args.samples, args.seconds, args.lr_drop_at)
     curve: list[CurvePoint] = []
     losses: list[torch.Tensor] = []
+    started, seen, step = time.perf_counter(), 0, 0
 
     def record() -> None:
         point = CurvePoint(
@@ -222,7 +223,6 @@ def train(args: argparse.Namespace, held_out: HeldOut, device: torch.device) -> 
         print(json.dumps(asdict(point)), flush=True)
         write_outputs(args, net, curve)
 
-    started, seen, step = time.perf_counter(), 0, 0
     for images, targets in loader:
         progress = schedule.progress(seen, time.perf_counter() - started)
         if progress >= 1:
@@ -286,8 +286,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.data is None:
         parser.error("--data is required unless --check")
-    # One OpenCV thread per process, set before OpenCV first runs: the loader processes fork from this one,
-    # so N workers would each start an all-core pool (and a pool made before a fork hangs its children).
+    # One OpenCV thread per process, set here before OpenCV first runs: the loader processes fork from this
+    # one and inherit it. Setting it in each worker instead hung every worker once this process had a pool.
     cv2.setNumThreads(1)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     annotations = read_annotations(args.data / "annot" / "valid.h5")
