@@ -4,7 +4,7 @@
 
 Exports a random-weight network with training.export (so the parity check runs at full size too), then times
 the MINDIR through MindSpore's GraphCell and the ONNX through onnxruntime. Prints the figures with the
-versions and the oneDNN ISA cap in force (REFERENCE.md §10).
+versions and the oneDNN ISA cap in force (docs/reference.md#avx-512-trap).
 """
 
 import argparse

@@ -1,6 +1,6 @@
 """The shapes of POST /v1/pose as the clients use them: person specs out, keypoint arrays back.
 
-The service answers with joints by name (REFERENCE.md §1); the clients work with (16, 2) arrays in
+The service answers with joints by name (docs/reference.md#joints); the clients work with (16, 2) arrays in
 JOINT_NAMES order, so the names are checked and mapped here, once.
 """
 

@@ -1,4 +1,4 @@
-"""Guard against MindSpore's AVX-512 slow path on CPU (REFERENCE.md §10).
+"""Guard against MindSpore's AVX-512 slow path on CPU (docs/reference.md#avx-512-trap).
 
 With mindspore 2.10 on an AVX-512 CPU, oneDNN picks 3x3 convolution kernels that run ~25x slower than
 its AVX2 ones. Capping oneDNN at AVX2 before mindspore is imported avoids that. The cap only takes effect

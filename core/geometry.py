@@ -1,6 +1,6 @@
 """Crop geometry: MPII centre/scale ↔ affine matrices, point transforms, the crop itself, boxes.
 
-Conventions (REFERENCE.md §4): a person is a centre (cx, cy) in pixels and a scale s whose crop side is
+Conventions (docs/reference.md#crop): a person is a centre (cx, cy) in pixels and a scale s whose crop side is
 200*s pixels. Sizes are (height, width) like the reference's `res`; an int means a square. Pixel centres
 sit at integer coordinates, as in OpenCV.
 """

@@ -1,4 +1,4 @@
-"""The 16 MPII joints: names, flip permutation, skeleton and evaluation groups (REFERENCE.md §1)."""
+"""The 16 MPII joints: names, flip permutation, skeleton and evaluation groups (docs/reference.md#joints)."""
 
 from typing import Final
 

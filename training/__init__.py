@@ -1,6 +1,6 @@
 """MindSpore training subproject: the 2-stack hourglass network, checkpoint import, training and export.
 
-Every module here imports MindSpore, and the oneDNN ISA cap of REFERENCE.md §10 only works if it is set
+Every module here imports MindSpore, and the oneDNN ISA cap (docs/reference.md#avx-512-trap) only works if it is set
 before MindSpore's first import, so importing the package sets it.
 """
 

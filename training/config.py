@@ -12,7 +12,7 @@ DEVICE_TARGETS = ("CPU", "GPU", "Ascend")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything a training run depends on; the defaults are the seed's (REFERENCE.md §6)."""
+    """Everything a training run depends on; the defaults are the seed's (docs/reference.md#training-configuration)."""
 
     data: Path | None = None  # MPII-layout folder with annot/ and images/
     train_annot: Path | None = None  # default: DATA/annot/train.h5

@@ -1,4 +1,4 @@
-"""Make a MindSpore-exported ONNX hourglass truly batch-dynamic (REFERENCE.md §10).
+"""Make a MindSpore-exported ONNX hourglass truly batch-dynamic (docs/reference.md#mindspore-export).
 
 `mindspore.onnx.export(..., dynamic_axes=...)` marks the input's batch as symbolic but gives every Resize
 node a constant `sizes` input that carries the export-time batch; onnxruntime then returns wrong rows

@@ -8,7 +8,7 @@ lines go to OUT/train.log in the seed's format; checkpoints (with optimizer stat
 fresh optimizer) from a checkpoint's weights, e.g. to fine-tune on other data. After training,
 OUT/final.ckpt holds the network and, when validation annotations exist, OUT/eval/result.txt the
 held-out report. Under msrun (--distribute) each rank writes to OUT/rank_<r>/. The oneDNN ISA cap
-(REFERENCE.md §10) is set by importing the `training` package, before MindSpore loads.
+(docs/reference.md#avx-512-trap) is set by importing the `training` package, before MindSpore loads.
 """
 
 import json
@@ -39,7 +39,7 @@ EPOCH_KEY = "epoch_num"
 
 
 class HeatmapMSE(nn.Cell):
-    """Mean squared error over (B, nstack, J, H, W): every stack against the same target (REFERENCE.md §6).
+    """Mean squared error over (B, nstack, J, H, W): every stack against the same target (docs/reference.md#training-configuration).
 
     Computed in float32 even when AMP runs the network in float16, where squared errors of ~1e-6 underflow.
     """

@@ -1,7 +1,7 @@
 """TEST DOUBLE of the `mindspore_lite` package (2.x Python API), which cannot be installed here.
 
 It stands in for the real runtime only in tests, and enforces what the documented API demands of its
-callers (REFERENCE.md §10, mindspore_lite Model/Tensor docs):
+callers (docs/reference.md#mindspore-lite-api):
 - `Tensor.set_data_from_numpy` accepts only an ndarray of exactly the tensor's dtype and byte size;
 - a new input shape needs `Model.resize(inputs, [[N, ...]])` first;
 - one `Model` must not run `predict` concurrently (entering it twice at once raises).
