@@ -6,7 +6,8 @@ DIR is an MPII-layout folder (annot/valid.h5 + images/), e.g. made by
 `python -m training.synth --out DIR --train 0 --val 2958`. The run goes through clients.eval_mpii exactly
 as a user's would (fresh output folder, so nothing is resumed), with flip test by default, and prints
 persons per second and the ratio to the seed: 2958 MPII validation persons in 21 minutes on one Ascend
-910A (docs/reference.md#training-configuration). With --limit, the time for all entries is extrapolated from the rate.
+910A (docs/reference.md#training-configuration). With --limit, the time for all entries is extrapolated
+from the rate.
 """
 
 import argparse

@@ -1,4 +1,6 @@
-"""PCK metrics: the seed's report (what "88.2%" means) and the official MPII PCKh table (docs/reference.md#metrics).
+"""PCK metrics: the seed's report (what "88.2%" means) and the official MPII PCKh table.
+
+Both are defined in docs/reference.md#metrics.
 
 Both take predictions and ground truth in the same pixel frame; `score_predictions` applies each metric's
 own convention for the 0-/1-based offset, so callers only say which origin their predictions use.

@@ -1,4 +1,4 @@
-"""MPII annotation files (the reference's h5 layout, docs/reference.md#annotation-format) and prediction files.
+"""MPII annotation files (the reference's h5 layout: docs/reference.md#annotation-format) and predictions.
 
 Annotation coordinates are MPII's own 1-based pixels; a joint that is not annotated is (0, 0).
 """

@@ -12,7 +12,10 @@ DEVICE_TARGETS = ("CPU", "GPU", "Ascend")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything a training run depends on; the defaults are the seed's (docs/reference.md#training-configuration)."""
+    """Everything a training run depends on; the defaults are the seed's.
+
+    The seed's configuration: docs/reference.md#training-configuration.
+    """
 
     data: Path | None = None  # MPII-layout folder with annot/ and images/
     train_annot: Path | None = None  # default: DATA/annot/train.h5

@@ -1,4 +1,4 @@
-"""Training samples from an MPII-layout folder (annot h5 + images), as docs/reference.md#training-samples describes.
+"""Training samples from an MPII-layout folder (annot h5 + images), per docs/reference.md#training-samples.
 
 A sample is the person's crop (input_size² NHWC float32 RGB in [0, 1]) and its target heatmaps (J, H/4, W/4).
 Crop, rotation and scale are one warpAffine (core.geometry.crop_image); targets come from

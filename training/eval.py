@@ -3,10 +3,11 @@
     python -m training.eval --ckpt CKPT --annot DIR_OR_H5 --images DIR [--input-size 256] [--no-flip]
                             [--limit N] [--out DIR]
 
-Crops every annotated person at its centre/scale (docs/reference.md#decoding), runs the network on the crop and (flip
-test, the default) on its mirror, decodes with core.codec and scores with core.metrics. Writes result.txt
-(the printed report), result.json and preds.h5 (0-based image coordinates) to --out. The oneDNN ISA cap
-(docs/reference.md#avx-512-trap) is set by importing the `training` package, before MindSpore loads.
+Crops every annotated person at its centre/scale (docs/reference.md#decoding), runs the network on the
+crop and (flip test, the default) on its mirror, decodes with core.codec and scores with core.metrics.
+Writes result.txt (the printed report), result.json and preds.h5 (0-based image coordinates) to --out. The
+oneDNN ISA cap (docs/reference.md#avx-512-trap) is set by importing the `training` package, before
+MindSpore loads.
 """
 
 import argparse

@@ -1,4 +1,4 @@
-"""The Stacked Hourglass network (docs/reference.md#network) as a MindSpore cell with the ModelZoo's parameter names.
+"""The Stacked Hourglass network (docs/reference.md#network) as a MindSpore cell with the ModelZoo's names.
 
 Parameter names and shapes equal the MindSpore ModelZoo port's, so its `.ckpt` files load strictly, and the
 forward pass equals the PyTorch reference's, so its checkpoints convert (training.import_torch). Unlike the

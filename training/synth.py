@@ -37,7 +37,8 @@ DEFAULT_IMAGE_SIZE = (320, 448)
 MIN_ANNOTATED_JOINTS = 8
 EXPECTED_PERSONS_PER_IMAGE = 2.0
 FACING_CAMERA_PROBABILITY = 0.8
-# MPII's centre lies 15*s below the person's middle and its scale is padded by 1.25 (docs/reference.md#annotation-format).
+# MPII's centre lies 15*s below the person's middle and its scale is padded by 1.25
+# (docs/reference.md#annotation-format).
 CENTER_SHIFT = 15.0
 SCALE_PADDING = 1.25
 HEAD_BOX_FACTOR = 0.6

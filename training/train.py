@@ -39,7 +39,9 @@ EPOCH_KEY = "epoch_num"
 
 
 class HeatmapMSE(nn.Cell):
-    """Mean squared error over (B, nstack, J, H, W): every stack against the same target (docs/reference.md#training-configuration).
+    """Mean squared error over (B, nstack, J, H, W): every stack against the same target.
+
+    The seed's loss (docs/reference.md#training-configuration).
 
     Computed in float32 even when AMP runs the network in float16, where squared errors of ~1e-6 underflow.
     """

@@ -127,7 +127,10 @@ class PoseNet(nn.Module):
 
 
 def check_against_golden(golden: Path = GOLDEN) -> float:
-    """Max abs error of the golden tiny checkpoint's forward pass; raises above 1e-4 (docs/reference.md#oracle-files)."""
+    """Max abs error of the golden tiny checkpoint's forward pass; raises above 1e-4.
+
+    The oracle files: docs/reference.md#oracle-files.
+    """
     checkpoint = torch.load(
         golden / "princeton_tiny_nstack2_dim32.pt", map_location="cpu", weights_only=False
     )

@@ -1,8 +1,8 @@
 """Fixtures of the training tests: golden files and the network's execution mode.
 
-Importing `training` here, before any test module imports MindSpore, caps oneDNN's ISA first
-(docs/reference.md#avx-512-trap). Graph mode is what export and training use, and under mindspore 2.10 the only mode
-that works with numpy 2 (PyNative's first kernel call fails to import numpy's 1.x C API).
+Importing `training` here, before any test module imports MindSpore, caps oneDNN's ISA first (see
+docs/reference.md#avx-512-trap). Graph mode is what export and training use, and under mindspore 2.10 the
+only mode that works with numpy 2 (PyNative's first kernel call fails to import numpy's 1.x C API).
 """
 
 from collections.abc import Callable

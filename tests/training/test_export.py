@@ -116,7 +116,10 @@ def test_existing_version_is_refused(exported: Path, network: StackedHourglass) 
 def test_baked_batch_fails_parity_and_writes_nothing(
     exported: Path, network: StackedHourglass, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Without the Resize rewrite rows 1.. of a batch are wrong (docs/reference.md#mindspore-export): the export must refuse."""
+    """Without the Resize rewrite rows 1.. of a batch are wrong: the export must refuse.
+
+    Why: docs/reference.md#mindspore-export.
+    """
     repo = exported.parent.parent
     before = {p.name: sha256_file(p) for p in exported.iterdir()}
     monkeypatch.setattr(export, "make_batch_dynamic", lambda model: make_output_batch_dynamic(model) or model)
