@@ -30,9 +30,10 @@ test: $(VENV)/.installed-$(ALL_EXTRAS)  ## the whole test suite (what CI runs)
 test-fast: $(VENV)/.installed-$(ALL_EXTRAS)  ## skip the slow tests (training, export, end-to-end)
 	$(BIN)/python -m pytest -m "not slow"
 
-lint: $(VENV)/.installed-$(ALL_EXTRAS)
+lint: $(VENV)/.installed-$(ALL_EXTRAS)  ## ruff, and mypy on the folders pyproject.toml lists
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(VENV)/.installed-$(ALL_EXTRAS)
 	$(BIN)/ruff check --fix .

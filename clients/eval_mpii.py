@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Never
 
 import numpy as np
 from tqdm import tqdm
@@ -132,7 +132,7 @@ class _Run:
         annotations: MpiiAnnotations,
         log: ProgressLog,
         client: ServiceClient,
-        progress: tqdm,
+        progress: "tqdm[Never]",
     ) -> None:
         self.config = config
         self.annotations = annotations
@@ -259,7 +259,7 @@ async def _evaluate_units(
     settings: ClientSettings,
     annotations: MpiiAnnotations,
     log: ProgressLog,
-    progress: tqdm,
+    progress: "tqdm[Never]",
     units: list[WorkUnit],
 ) -> _Run:
     async with ServiceClient(settings, max_connections=config.concurrency) as client:
