@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from clients.http import ServiceClient, ServiceError
+from clients.http import ServiceCallError, ServiceClient
 from core.joints import JOINT_NAMES, NUM_JOINTS
 
 POSE_PATH = "/v1/pose"
@@ -20,8 +20,9 @@ _JOINT_INDEX = {name: index for index, name in enumerate(JOINT_NAMES)}
 
 
 @dataclass(frozen=True)
-class PersonPose:
-    """One person's answer: keypoints (16, 2) in original-image pixels, scores (16,), crop box (4,)."""
+class PredictedPerson:
+    """One person as the service predicted it: keypoints (16, 2) in original-image pixels, scores (16,), crop
+    box (4,). The clients' array form of the service's per-person answer."""
 
     keypoints: np.ndarray
     scores: np.ndarray
@@ -33,7 +34,7 @@ class PoseResult:
     """The decoded response body as sent, and the persons parsed from it, in request order."""
 
     body: dict[str, Any]
-    persons: list[PersonPose]
+    persons: list[PredictedPerson]
 
 
 def box_person(box: Sequence[float]) -> dict[str, Any]:
@@ -45,8 +46,8 @@ def center_scale_person(center: Sequence[float], scale: float) -> dict[str, Any]
     return {"center": [float(center[0]), float(center[1])], "scale": float(scale)}
 
 
-def parse_person(person: dict[str, Any]) -> PersonPose:
-    """Keypoints by joint name → arrays in JOINT_NAMES order; raises ServiceError on a malformed answer."""
+def parse_person(person: dict[str, Any]) -> PredictedPerson:
+    """Keypoints by joint name → arrays in JOINT_NAMES order; ServiceCallError on a malformed answer."""
     try:
         entries = person["keypoints"]
         keypoints = np.full((NUM_JOINTS, 2), np.nan)
@@ -57,12 +58,14 @@ def parse_person(person: dict[str, Any]) -> PersonPose:
             scores[joint] = float(entry["score"])
         box = np.asarray(person["box"], dtype=np.float64) if person.get("box") is not None else None
     except (KeyError, TypeError, ValueError) as error:
-        raise ServiceError(f"malformed person in the response: {type(error).__name__}: {error}") from error
+        raise ServiceCallError(
+            f"malformed person in the response: {type(error).__name__}: {error}"
+        ) from error
     if len(entries) != NUM_JOINTS or np.isnan(scores).any():
-        raise ServiceError(
+        raise ServiceCallError(
             f"the response lists {len(entries)} keypoints, expected the {NUM_JOINTS} MPII joints"
         )
-    return PersonPose(keypoints=keypoints, scores=scores, box=box)
+    return PredictedPerson(keypoints=keypoints, scores=scores, box=box)
 
 
 async def estimate_poses(
@@ -87,5 +90,5 @@ async def estimate_poses(
     answered = body.get("persons") if isinstance(body, dict) else None
     if not isinstance(answered, list) or len(answered) != len(persons):
         count = len(answered) if isinstance(answered, list) else "no"
-        raise ServiceError(f"sent {len(persons)} person(s), the response has {count}")
+        raise ServiceCallError(f"sent {len(persons)} person(s), the response has {count}")
     return PoseResult(body=body, persons=[parse_person(person) for person in answered])

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from clients.api import PersonPose
+from clients.api import PredictedPerson
 from core.joints import SKELETON, joint_side, limb_side
 
 # BGR, as OpenCV draws: the person's right in orange, left in blue, the midline in green.
@@ -37,7 +37,9 @@ def _thickness(image: np.ndarray, style: DrawStyle) -> int:
     return style.thickness if style.thickness is not None else max(1, round(min(image.shape[:2]) / 250))
 
 
-def draw_poses(image: np.ndarray, poses: Sequence[PersonPose], style: DrawStyle = DrawStyle()) -> np.ndarray:
+def draw_poses(
+    image: np.ndarray, poses: Sequence[PredictedPerson], style: DrawStyle = DrawStyle()
+) -> np.ndarray:
     """A copy of a BGR uint8 image (H, W, 3) with every person's box, limbs, joints and scores drawn."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected a BGR uint8 image (H, W, 3), got {image.dtype} {image.shape}")

@@ -23,15 +23,15 @@ import asyncio
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Never
 
 import numpy as np
 from tqdm import tqdm
 
-from clients.api import PersonPose, center_scale_person, estimate_poses
-from clients.http import ClientSettings, ServiceClient, ServiceError
+from clients.api import PredictedPerson, center_scale_person, estimate_poses
+from clients.http import ClientSettings, ServiceCallError, ServiceClient
 from clients.progress import (
     EntryResult,
     ProgressLog,
@@ -105,12 +105,6 @@ class EvalOutcome:
         return EXIT_REFUSED if self.refused else EXIT_OK
 
 
-def select_entries(annotations: MpiiAnnotations, rows: np.ndarray) -> MpiiAnnotations:
-    """The annotation entries at `rows` (MpiiAnnotations.subset only takes a prefix)."""
-    arrays = {f.name: getattr(annotations, f.name)[rows] for f in fields(annotations) if f.name != "imgname"}
-    return MpiiAnnotations(imgname=tuple(annotations.imgname[i] for i in rows), **arrays)
-
-
 def plan_work(
     annotations: MpiiAnnotations, pending: list[int], persons_per_request: int
 ) -> Iterator[WorkUnit]:
@@ -155,7 +149,7 @@ class _Run:
             unit = queue.get_nowait()
             try:
                 await self._send(unit)
-            except ServiceError as error:
+            except ServiceCallError as error:
                 if error.status in PER_REQUEST_STATUS:
                     self._refuse(unit, str(error))
                 else:
@@ -194,7 +188,7 @@ def _served_by(body: dict[str, Any]) -> str:
     return f"{model.get('name', '?')}:{model.get('version', '?')} ({model.get('backend', '?')})"
 
 
-def _entry_result(entry: int, pose: PersonPose, served_by: str) -> EntryResult:
+def _entry_result(entry: int, pose: PredictedPerson, served_by: str) -> EntryResult:
     return EntryResult(entry=entry, keypoints=pose.keypoints, scores=pose.scores, served_by=served_by)
 
 
@@ -236,7 +230,7 @@ def evaluate(config: EvalConfig, settings: ClientSettings) -> EvalOutcome:
         preds[entry] = result.keypoints
         scores[entry] = result.scores
     rows = np.flatnonzero(np.isfinite(preds).all(axis=(1, 2)))
-    report = score_predictions(select_entries(annotations, rows), preds[rows]) if len(rows) else None
+    report = score_predictions(annotations.select(rows), preds[rows]) if len(rows) else None
     outcome = EvalOutcome(
         preds=preds,
         scores=scores,

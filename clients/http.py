@@ -25,8 +25,9 @@ RETRYABLE_STATUS = frozenset({503})
 Sleep = Callable[[float], Awaitable[None]]
 
 
-class ServiceError(RuntimeError):
-    """The service answered with an error that retrying does not fix, or retries ran out."""
+class ServiceCallError(RuntimeError):
+    """A call to the service failed: an error answer that retrying does not fix, retries used up, or an
+    answer of the wrong shape. `status` is the HTTP status when the service answered with an error."""
 
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
@@ -118,7 +119,7 @@ class ServiceClient:
     async def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send a request (kwargs as for httpx), retrying 503s and transport errors; the decoded JSON body.
 
-        Raises ServiceError for any other non-2xx answer (with the service's own message) and when the
+        Raises ServiceCallError for any other non-2xx answer (with the service's own message) and when the
         retries are used up.
         """
         policy = self.settings.retry
@@ -128,7 +129,7 @@ class ServiceClient:
                 response = await self._http.request(method, path, **kwargs)
             except httpx.TransportError as error:
                 if last_try:
-                    raise ServiceError(
+                    raise ServiceCallError(
                         f"{method} {self.settings.base_url}{path}: {type(error).__name__}: {error} "
                         f"(gave up after {policy.attempts} attempts)"
                     ) from error
@@ -138,7 +139,7 @@ class ServiceClient:
                 await self._retry_after(attempt, response.headers.get("Retry-After"))
                 continue
             if response.is_error:
-                raise ServiceError(
+                raise ServiceCallError(
                     f"{method} {path}: HTTP {response.status_code}: {error_message(response)}",
                     status=response.status_code,
                 )

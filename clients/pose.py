@@ -17,7 +17,7 @@ import cv2
 
 from clients.api import PoseResult, box_person, estimate_poses
 from clients.draw import DrawStyle, draw_poses
-from clients.http import ClientSettings, ServiceClient, ServiceError
+from clients.http import ClientSettings, ServiceCallError, ServiceClient
 
 EXIT_OK, EXIT_SERVICE, EXIT_USAGE = 0, 1, 2
 
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = ClientSettings.from_options(args.url, args.api_key, args.timeout)
     try:
         result = asyncio.run(_request(args, settings, args.image.read_bytes()))
-    except ServiceError as error:
+    except ServiceCallError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_SERVICE
     print(json.dumps(result.body, indent=2))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from clients.api import PersonPose
+from clients.api import PredictedPerson
 from clients.draw import SIDE_COLORS, DrawStyle, draw_poses
 from core.joints import SKELETON, limb_side
 
@@ -18,8 +18,8 @@ FIGURE = np.array(
 )  # fmt: skip
 
 
-def figure(scores: np.ndarray | None = None) -> PersonPose:
-    return PersonPose(keypoints=FIGURE.copy(), scores=np.full(16, 0.9) if scores is None else scores)
+def figure(scores: np.ndarray | None = None) -> PredictedPerson:
+    return PredictedPerson(keypoints=FIGURE.copy(), scores=np.full(16, 0.9) if scores is None else scores)
 
 
 def midpoint(limb: tuple[int, int]) -> tuple[int, int]:
@@ -72,7 +72,9 @@ def test_the_input_is_not_modified_and_nan_joints_are_skipped():
 
 
 def test_the_box_is_drawn():
-    pose = PersonPose(keypoints=FIGURE.copy(), scores=np.zeros(16), box=np.array([20.0, 20.0, 380.0, 390.0]))
+    pose = PredictedPerson(
+        keypoints=FIGURE.copy(), scores=np.zeros(16), box=np.array([20.0, 20.0, 380.0, 390.0])
+    )
     canvas = draw_poses(np.zeros((400, 400, 3), np.uint8), [pose], DrawStyle(min_score=0.5))
     assert canvas[200, 20].any() and canvas[20, 200].any()
     assert not canvas[200, 200].any()

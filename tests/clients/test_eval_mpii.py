@@ -17,7 +17,6 @@ from clients.eval_mpii import (
     EvalConfig,
     evaluate,
     main,
-    select_entries,
 )
 from clients.http import ClientSettings, RetryPolicy
 from clients.progress import PROGRESS_FILE, ProgressMismatchError
@@ -68,7 +67,7 @@ def test_missing_images_are_counted_apart_and_never_scored(mpii_dir, stub, tmp_p
     assert np.isnan(preds[5:]).all()
     np.testing.assert_allclose(preds[:5], expected_preds(config.annotations, 5))
     annotations = read_annotations(config.annotations).subset(9)
-    scored_on_five = score_predictions(select_entries(annotations, np.arange(5)), preds[:5]).text()
+    scored_on_five = score_predictions(annotations.select(np.arange(5)), preds[:5]).text()
     assert scored_on_five in (tmp_path / RESULT_FILE).read_text()
     listed = (tmp_path / MISSING_FILE).read_text().splitlines()
     assert listed == [f"{e}\t{annotations.imgname[e]}" for e in range(5, 9)]

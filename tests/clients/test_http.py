@@ -6,7 +6,7 @@ import email.utils
 import httpx
 import pytest
 
-from clients.http import ClientSettings, RetryPolicy, ServiceClient, ServiceError, parse_retry_after
+from clients.http import ClientSettings, RetryPolicy, ServiceCallError, ServiceClient, parse_retry_after
 
 FOUR_ATTEMPTS = RetryPolicy(attempts=4)
 
@@ -61,13 +61,13 @@ def test_retries_run_out_with_a_clear_error():
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 
-    with pytest.raises(ServiceError, match="gave up after 3 attempts") as raised:
+    with pytest.raises(ServiceCallError, match="gave up after 3 attempts") as raised:
         run_client(handler, RetryPolicy(attempts=3, backoff_s=0.0))
     assert raised.value.status is None
 
 
 def test_a_503_on_the_last_attempt_is_an_error_with_status():
-    with pytest.raises(ServiceError, match="HTTP 503: queue full") as raised:
+    with pytest.raises(ServiceCallError, match="HTTP 503: queue full") as raised:
         run_client(
             lambda r: httpx.Response(503, json={"detail": "queue full"}), RetryPolicy(attempts=2, backoff_s=0)
         )
@@ -81,7 +81,7 @@ def test_other_errors_are_not_retried_and_carry_the_service_message():
         calls.append(request)
         return httpx.Response(422, json={"detail": "box [1, 1, 1, 1] is empty"})
 
-    with pytest.raises(ServiceError, match=r"HTTP 422: box \[1, 1, 1, 1\] is empty") as raised:
+    with pytest.raises(ServiceCallError, match=r"HTTP 422: box \[1, 1, 1, 1\] is empty") as raised:
         run_client(handler)
     assert raised.value.status == 422 and len(calls) == 1
 
