@@ -1,7 +1,7 @@
 """From the persons a request gives (boxes or MPII centre and scale) to regions, and from regions to crops.
 
 Crops use core.geometry.crop_image on float32 pixels (then x pixel_scale, as the reference divides by 255
-after cropping; REFERENCE.md §7).
+after cropping; docs/reference.md#decoding).
 """
 
 import math

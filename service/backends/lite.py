@@ -1,8 +1,9 @@
 """MindSpore Lite backend for Ascend (also its CPU/GPU targets), on the exported MINDIR.
 
-Written against the documented mindspore_lite 2.x Python API (REFERENCE.md §10) and tested only against a
-test double of that API: it has never run on Ascend hardware. A Lite `Model` must not be entered
-concurrently and must be `resize`d before a batch of another size, so every call holds a lock.
+Written against the documented mindspore_lite 2.x Python API (docs/reference.md#mindspore-lite-api) and
+tested only against a test double of that API: it has never run on Ascend hardware. A Lite `Model` must
+not be entered concurrently and must be `resize`d before a batch of another size, so every call holds a
+lock.
 """
 
 import importlib
