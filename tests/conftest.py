@@ -10,7 +10,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,12 +20,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers import REPO_ROOT, free_port
 
 TINY_MODEL_NAME = "tiny"
 TINY_INPUT_SIZE = 64
 TINY_FEATURES = 32
 SERVICE_START_TIMEOUT_S = 120.0
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def export_tiny_model(repo: Path, name: str = TINY_MODEL_NAME, version: int = 1, seed: int = 0) -> Path:
@@ -51,12 +50,6 @@ def tiny_model_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = tmp_path_factory.mktemp("model_repo")
     export_tiny_model(repo)
     return repo
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass

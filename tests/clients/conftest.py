@@ -2,15 +2,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import MPII_DIR
 from stub_service import StubBehaviour, build_app, serve
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 @pytest.fixture(scope="session")
 def mpii_dir() -> Path:
     """The real MPII layout: valid.h5 (2958 entries) and the images of entries 0-4."""
-    return FIXTURES / "mpii"
+    return MPII_DIR
 
 
 @pytest.fixture

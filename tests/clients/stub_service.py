@@ -6,15 +6,13 @@ so tests can check which answer went to which entry.
 """
 
 import json
-import socket
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
-import uvicorn
 from fastapi import FastAPI, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
+from helpers import serve_in_thread
 
 from core.joints import JOINT_NAMES
 
@@ -80,22 +78,6 @@ def build_app(behaviour: StubBehaviour) -> FastAPI:
     return app
 
 
-@contextmanager
-def serve(app: FastAPI) -> Iterator[str]:
-    """Run an ASGI app on a free local port in a thread; yields its base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("the stub server did not start")
-        threading.Event().wait(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+def serve(app: FastAPI) -> AbstractContextManager[str]:
+    """Run the stub on a free local port in a thread; yields its base URL."""
+    return serve_in_thread(app, log_level="warning", lifespan="off")

@@ -2,8 +2,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+from helpers import FIXTURES, GOLDEN
 
 
 @pytest.fixture(scope="session")
@@ -13,5 +12,5 @@ def fixtures_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def golden_decode() -> dict[str, np.ndarray]:
-    with np.load(FIXTURES / "golden" / "heatmap_decode.npz") as data:
+    with np.load(GOLDEN / "heatmap_decode.npz") as data:
         return {key: data[key] for key in data.files}

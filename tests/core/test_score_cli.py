@@ -7,10 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import REPO_ROOT
 
 from core.mpii import read_annotations, write_predictions
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_score(*args: str) -> subprocess.CompletedProcess:

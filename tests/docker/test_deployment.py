@@ -18,12 +18,15 @@ import jsonschema
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from helpers import REPO_ROOT
 
 from service.app import create_app
 from service.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
-DOCKERFILES = {"cpu": ROOT / "docker" / "Dockerfile.cpu", "ascend": ROOT / "docker" / "Dockerfile.ascend"}
+DOCKERFILES = {
+    "cpu": REPO_ROOT / "docker" / "Dockerfile.cpu",
+    "ascend": REPO_ROOT / "docker" / "Dockerfile.ascend",
+}
 SERVICES = {"cpu": "pose-cpu", "ascend": "pose-ascend"}
 HEALTH_URL = re.compile(r"http://127\.0\.0\.1:(\d+)(/[\w/]+)")
 
@@ -58,7 +61,7 @@ def env_of(steps: list[tuple[str, str]]) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "compose.yaml").read_text())
+    return yaml.safe_load((REPO_ROOT / "compose.yaml").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +96,7 @@ def test_the_schema_check_catches_mistakes(compose, compose_schema, service, key
 def test_check_jsonschema_cli_agrees():
     checker = Path(sys.executable).with_name("check-jsonschema")
     result = subprocess.run(
-        [str(checker), "--builtin-schema", "vendor.compose-spec", str(ROOT / "compose.yaml")],
+        [str(checker), "--builtin-schema", "vendor.compose-spec", str(REPO_ROOT / "compose.yaml")],
         capture_output=True,
         text=True,
         check=False,
@@ -117,7 +120,7 @@ def test_dockerfile_passes_hadolint_at_the_strictest_threshold(flavour):
 def test_everything_copied_exists_and_is_in_the_build_context(flavour):
     allowed = [
         line[1:].rstrip("/")
-        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        for line in (REPO_ROOT / ".dockerignore").read_text().splitlines()
         if line.startswith("!")
     ]
     sources = []
@@ -126,7 +129,9 @@ def test_everything_copied_exists_and_is_in_the_build_context(flavour):
             sources += args.split()[:-1]
     assert sources
     for source in sources:
-        assert (ROOT / source).exists(), f"{DOCKERFILES[flavour].name} copies {source}, which does not exist"
+        assert (REPO_ROOT / source).exists(), (
+            f"{DOCKERFILES[flavour].name} copies {source}, which does not exist"
+        )
         assert any(source.rstrip("/") == a or source.startswith(a + "/") for a in allowed), (
             f"{source} is excluded from the build context by .dockerignore"
         )

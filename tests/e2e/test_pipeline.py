@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import REPO_ROOT
 
 from core.mpii import read_annotations, read_predictions
 
 pytestmark = pytest.mark.slow
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
 TOTAL_LINE = re.compile(r"^Val PCK @, 0\.5 , total : ([0-9.]+) , count: (\d+)$", re.MULTILINE)
 

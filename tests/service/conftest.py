@@ -1,44 +1,21 @@
 """Service test fixtures: the app served by uvicorn in a thread (real HTTP on 127.0.0.1)."""
 
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
+from helpers import serve_in_thread
 
 from service.app import create_app
 from service.settings import Settings
 
-SERVER_START_TIMEOUT_S = 120.0
 
-
-@contextmanager
-def serve_app(settings: Settings, backend_factory: Any = None) -> Iterator[str]:
+def serve_app(settings: Settings, backend_factory: Any = None) -> AbstractContextManager[str]:
     """create_app(settings) under uvicorn in a thread on a free port; yields the base URL."""
     app = create_app(settings, backend_factory=backend_factory)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=10)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the in-thread service did not start")
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        sock.close()
+    return serve_in_thread(app, log_config=None, access_log=False, timeout_graceful_shutdown=10)
 
 
 @pytest.fixture

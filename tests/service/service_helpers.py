@@ -16,9 +16,6 @@ from core.codec import DecodedKeypoints, HeatmapCodec
 from core.geometry import crop_image
 from core.model_repo import ONNX_FILE, read_metadata
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
-MPII_IMAGES = FIXTURES / "mpii" / "images"
-
 
 def encode_image(pixels: np.ndarray, fmt: str = "JPEG", **options: Any) -> bytes:
     buffer = io.BytesIO()

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers import REPO_ROOT
 from service_helpers import encode_image, random_image, wait_for_queued_crops
 
 pytestmark = pytest.mark.slow
-
-REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def test_empty_repository_fails_with_instructions(tmp_path: Path) -> None:

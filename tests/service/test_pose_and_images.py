@@ -6,8 +6,9 @@ import zlib
 
 import numpy as np
 import pytest
+from helpers import MPII_IMAGES
 from PIL import Image
-from service_helpers import MPII_IMAGES, encode_image, random_image
+from service_helpers import encode_image, random_image
 
 from core.geometry import crop_image
 from service.errors import ServiceError

@@ -8,10 +8,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from helpers import MPII_ANNOTATIONS, MPII_IMAGES
 from PIL import Image
 from service_helpers import (
-    FIXTURES,
-    MPII_IMAGES,
     decoded_pixels,
     encode_image,
     oracle_keypoints,
@@ -34,7 +33,7 @@ def post_multipart(url: str, image: bytes, persons: list[dict], **fields: str) -
 def test_keypoints_equal_core_decoder_on_network_output_for_mpii_image(
     service_url: str, tiny_model_repo: Path
 ) -> None:
-    annotations = read_annotations(FIXTURES / "mpii" / "annot" / "valid.h5").subset(2)
+    annotations = read_annotations(MPII_ANNOTATIONS).subset(2)
     data = (MPII_IMAGES / annotations.imgname[0]).read_bytes()
     centers, scales = annotations.center[:1], annotations.scale[:1]
     persons = [{"center": centers[0].tolist(), "scale": float(scales[0])}]

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from helpers import GOLDEN
 
 import training  # noqa: F401  (sets the oneDNN cap before mindspore is imported)
 
-GOLDEN = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
 ShapeTable = dict[str, tuple[int, ...]]
 
 

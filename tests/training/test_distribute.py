@@ -1,7 +1,6 @@
 """run_distribute_train.sh for real: two CPU workers under msrun train data parallel and end identical."""
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +8,7 @@ from pathlib import Path
 import mindspore as ms
 import numpy as np
 import pytest
+from helpers import REPO_ROOT, free_port
 
 from training.network import StackedHourglass
 from training.synth import generate
@@ -16,14 +16,8 @@ from training.train import FINAL_CHECKPOINT, LOG_FILE
 
 pytestmark = pytest.mark.slow
 
-SCRIPT = Path(__file__).resolve().parents[2] / "training" / "run_distribute_train.sh"
+SCRIPT = REPO_ROOT / "training" / "run_distribute_train.sh"
 FEATURES = 16
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def trainable(checkpoint: Path) -> dict[str, np.ndarray]:

@@ -1,0 +1,56 @@
+"""What tests in every area share: where the repository and its fixtures are, free ports, an in-thread server.
+
+Importable as `helpers` from any test module (pytest puts `tests/` on the path for `tests/conftest.py`).
+"""
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = REPO_ROOT / "tests" / "fixtures"
+GOLDEN = FIXTURES / "golden"
+MPII_DIR = FIXTURES / "mpii"  # valid.h5 (2958 entries) and the images of entries 0-4
+MPII_ANNOTATIONS = MPII_DIR / "annot" / "valid.h5"
+MPII_IMAGES = MPII_DIR / "images"
+
+SERVER_START_TIMEOUT_S = 120.0
+SERVER_STOP_TIMEOUT_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def serve_in_thread(app: Any, **config: Any) -> Iterator[str]:
+    """Run an ASGI app under uvicorn in a thread on a free 127.0.0.1 port; yields its base URL.
+
+    `config` goes to uvicorn.Config. The socket is bound here, before the thread starts, so the port cannot
+    be taken in between.
+    """
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, **config))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the in-thread server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=SERVER_STOP_TIMEOUT_S)
+        sock.close()
