@@ -8,6 +8,7 @@ from typing import Any, get_args
 import yaml
 
 DEVICE_TARGETS = ("CPU", "GPU", "Ascend")
+NO_DATA_MESSAGE = "give data, or both train_annot and image_dir"
 
 
 @dataclass(frozen=True)
@@ -58,13 +59,20 @@ class TrainConfig:
         if self.resume is not None and self.init_from is not None:
             problems.append("give resume (continue a run) or init_from (start a run from weights), not both")
         if self.data is None and (self.train_annot is None or self.image_dir is None):
-            problems.append("give data, or both train_annot and image_dir")
+            problems.append(NO_DATA_MESSAGE)
         if problems:
             raise ValueError("invalid training configuration: " + "; ".join(problems))
 
     @property
+    def data_folder(self) -> Path:
+        """The MPII-layout folder; only asked for when train_annot or image_dir is not given."""
+        if self.data is None:
+            raise ValueError(NO_DATA_MESSAGE)
+        return Path(self.data)
+
+    @property
     def train_annotation_file(self) -> Path:
-        return self.train_annot or Path(self.data) / "annot" / "train.h5"  # type: ignore[arg-type]
+        return self.train_annot or self.data_folder / "annot" / "train.h5"
 
     @property
     def val_annotation_file(self) -> Path | None:
@@ -75,7 +83,7 @@ class TrainConfig:
 
     @property
     def images(self) -> Path:
-        return self.image_dir or Path(self.data) / "images"  # type: ignore[arg-type]
+        return self.image_dir or self.data_folder / "images"
 
     @property
     def resolved_amp_level(self) -> str:

@@ -8,7 +8,7 @@ MindSpore is imported only by `create_dataset`, so the sample code runs anywhere
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -125,8 +125,8 @@ class PoseDataset:
         self._draws = 0
 
     @classmethod
-    def from_files(cls, annotation_file: Path, image_dir: Path, **kwargs: object) -> "PoseDataset":
-        return cls(read_annotations(annotation_file), image_dir, **kwargs)  # type: ignore[arg-type]
+    def from_files(cls, annotation_file: Path, image_dir: Path, **kwargs: Any) -> "PoseDataset":
+        return cls(read_annotations(annotation_file), image_dir, **kwargs)
 
     def __len__(self) -> int:
         return len(self.annotations)

@@ -16,12 +16,12 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import TextIO
+from typing import Never, TextIO
 
 import mindspore as ms
 import numpy as np
 from mindspore import nn, ops
-from mindspore.train import Callback, CheckpointConfig, Model, ModelCheckpoint
+from mindspore.train import Callback, CheckpointConfig, Model, ModelCheckpoint, RunContext
 from tqdm import tqdm
 
 from core.mpii import read_annotations
@@ -78,7 +78,7 @@ class SeedLog(Callback):
         self.steps_per_epoch = steps_per_epoch
         self.log_every = log_every
         self.progress = progress
-        self.bar: tqdm | None = None
+        self.bar: tqdm[Never] | None = None
         self.epoch_started = 0.0
         self.losses: list[np.float32] = []
 
@@ -88,14 +88,14 @@ class SeedLog(Callback):
         if self.bar is None:
             print(text, flush=True)
 
-    def on_train_epoch_begin(self, run_context: object) -> None:
-        epoch = run_context.original_args().cur_epoch_num  # type: ignore[attr-defined]
+    def on_train_epoch_begin(self, run_context: RunContext) -> None:
+        epoch = run_context.original_args().cur_epoch_num
         self.epoch_started = time.perf_counter()
         if self.progress:
             self.bar = tqdm(total=self.steps_per_epoch, desc=f"epoch {epoch}", unit="step", leave=False)
 
-    def on_train_step_end(self, run_context: object) -> None:
-        params = run_context.original_args()  # type: ignore[attr-defined]
+    def on_train_step_end(self, run_context: RunContext) -> None:
+        params = run_context.original_args()
         loss = np.float32(np.mean(params.net_outputs.asnumpy()))
         self.losses.append(loss)
         step = (params.cur_step_num - 1) % self.steps_per_epoch + 1
@@ -105,8 +105,8 @@ class SeedLog(Callback):
         if self.log_every and step % self.log_every == 0 and step != self.steps_per_epoch:
             self._line(f"epoch: {params.cur_epoch_num} step: {step}, loss is {loss!s}")
 
-    def on_train_epoch_end(self, run_context: object) -> None:
-        params = run_context.original_args()  # type: ignore[attr-defined]
+    def on_train_epoch_end(self, run_context: RunContext) -> None:
+        params = run_context.original_args()
         elapsed_ms = (time.perf_counter() - self.epoch_started) * 1000
         if self.bar is not None:
             self.bar.close()
