@@ -1,8 +1,8 @@
 """The MSRA-style Gaussian heatmap representation of the reference, as one codec object (mmpose style).
 
-`encode` makes training targets, `decode` turns network output into keypoints. Both follow
-docs/reference.md#training-samples and #decoding exactly, including the reference's integer truncation of
-target positions; everything is vectorised over persons and joints.
+`encode` makes training targets, `decode` turns network output into keypoints. Both follow the reference
+exactly (docs/reference.md#training-samples, docs/reference.md#decoding), including its integer truncation
+of target positions; everything is vectorised over persons and joints.
 """
 
 import os
