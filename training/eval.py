@@ -23,7 +23,7 @@ from core.codec import HeatmapCodec
 from core.metrics import ScoreReport, score_predictions
 from core.mpii import MpiiAnnotations, read_annotations, write_predictions
 from training.checkpoints import load_network
-from training.dataset import HEATMAP_STRIDE, crop_batch
+from training.dataset import crop_batch
 from training.runtime import use_device
 
 RESULT_FILE = "result.txt"
@@ -70,7 +70,7 @@ def evaluate(
     """Predict every entry of `annotations` and score the predictions (0-based) with core.metrics."""
     started = time.perf_counter()
     net.set_train(False)
-    codec = HeatmapCodec(input_size, input_size // HEATMAP_STRIDE)
+    codec = HeatmapCodec.for_input_size(input_size)
     preds, scores = [], []
     for start in range(0, len(annotations), batch_size):
         indices = range(start, min(start + batch_size, len(annotations)))
