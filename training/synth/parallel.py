@@ -7,6 +7,7 @@ of worker processes.
 import math
 import os
 from multiprocessing import Pool
+from multiprocessing.pool import Pool as ProcessPool
 from pathlib import Path
 
 import cv2
@@ -31,7 +32,7 @@ def _render_task(task: tuple[int, str, int, tuple[int, int]]) -> tuple[bytes, li
 
 
 def generate_split(
-    out: Path, split: str, count: int, seed: int, size_range: tuple[int, int], pool: Pool, workers: int
+    out: Path, split: str, count: int, seed: int, size_range: tuple[int, int], pool: ProcessPool, workers: int
 ) -> MpiiAnnotations:
     """Render images in order until `count` persons are annotated; write images/ and annot/<split>.h5."""
     images_dir = out / "images"
