@@ -8,6 +8,7 @@ only mode that works with numpy 2 (PyNative's first kernel call fails to import 
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from helpers import GOLDEN
 
@@ -26,6 +27,13 @@ def graph_mode() -> None:
 @pytest.fixture(scope="session")
 def golden_dir() -> Path:
     return GOLDEN
+
+
+@pytest.fixture(scope="session")
+def golden_forward(golden_dir: Path) -> dict[str, np.ndarray]:
+    """The reference's tiny network (princeton_tiny_nstack2_dim32.pt): its input and its output."""
+    with np.load(golden_dir / "princeton_tiny_forward.npz") as data:
+        return {key: data[key] for key in data.files}
 
 
 def read_shape_table(path: Path) -> ShapeTable:
