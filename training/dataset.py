@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 NOT_ANNOTATED_X = -1.0
 COLUMNS = ("image", "heatmaps")
+Sample = tuple[np.ndarray, np.ndarray]  # the crop and its target heatmaps, as COLUMNS names them
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ class PoseDataset:
         keypoints[~annotated, 0] = NOT_ANNOTATED_X
         return keypoints
 
-    def sample(self, index: int, transform: Transform) -> tuple[np.ndarray, np.ndarray]:
+    def sample(self, index: int, transform: Transform) -> Sample:
         """(image (S, S, 3) float32 in [0, 1], heatmaps (J, S/4, S/4) float32) for one entry."""
         ann = self.annotations
         crop = crop_image(
@@ -169,7 +170,7 @@ class PoseDataset:
             image = jitter_colors(image, transform)
         return image, self.codec.encode(self.heatmap_keypoints(index, transform))
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Sample:
         if self.augmentation is None:
             return self.sample(index, Transform())
         rng = np.random.default_rng([self.seed, int(index), self._draws])
@@ -187,7 +188,7 @@ class EpochView:
     def __len__(self) -> int:
         return self.length
 
-    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def __getitem__(self, index: int) -> Sample:
         return self.dataset[int(index) % len(self.dataset)]
 
 

@@ -134,7 +134,7 @@ class StackedHourglass(nn.Cell):
 
     def construct(self, images: Tensor) -> Tensor:
         x = self.pre(ops.transpose(images, (0, 3, 1, 2)))
-        preds = ()
+        preds: tuple[Tensor, ...] = ()
         for i in range(self.nstack):
             feature = self.features[i](self.hgs[i](x))
             pred = self.outs[i](feature)

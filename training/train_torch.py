@@ -20,16 +20,17 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast
 
 import cv2
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, RandomSampler
+from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from core.codec import HeatmapCodec
 from core.metrics import score_predictions
 from core.mpii import MpiiAnnotations, read_annotations
-from training.dataset import PoseDataset, crop_batch
+from training.dataset import PoseDataset, Sample, crop_batch
 from training.torch_network import PoseNet
 
 LR_DECAY, LR_DECAY_STEPS = 0.985, 500
@@ -91,15 +92,17 @@ def train(args: argparse.Namespace, held_out: HeldOut, device: torch.device) -> 
     data = PoseDataset.from_files(
         args.data / "annot" / "train.h5", args.data / "images", input_size=args.input_size, seed=args.seed
     )
-    loader = DataLoader(
-        data,
+    # DataLoader takes any map-style dataset; PoseDataset is one without importing torch.
+    loader: DataLoader[Sample] = DataLoader(
+        cast("Dataset[Sample]", data),
         batch_size=args.batch_size,
         sampler=RandomSampler(data, replacement=True, num_samples=args.samples),
         num_workers=args.workers,
         drop_last=True,
         pin_memory=device.type == "cuda",
     )
-    net = PoseNet(2, args.features).to(device, memory_format=torch.channels_last)
+    # torch's stubs leave out Module.to's memory_format, which it accepts and documents.
+    net = PoseNet(2, args.features).to(device, memory_format=torch.channels_last)  # type: ignore[call-overload]
     optimizer = torch.optim.Adam(net.parameters(), lr=args.lr)
     schedule = Schedule(args.lr, args.samples, args.seconds, args.lr_drop_at)
     curve: list[CurvePoint] = []

@@ -81,7 +81,7 @@ class Canvas:
             radius = part.radii[0] + (part.radii[1] - part.radii[0]) * t
             rel_x = (xs - start[0] - t * direction[0]) / radius
             rel_y = (ys - start[1] - t * direction[1]) / radius
-            if part.kind == "polygon":
+            if part.kind == "polygon" and part.polygon is not None:
                 mask = np.zeros(xs.shape, dtype=np.uint8)
                 cv2.fillPoly(mask, [np.round(part.polygon - [x0, y0]).astype(np.int32)], 1)
                 mask = mask.astype(bool)
