@@ -2,7 +2,9 @@
 owner map, centre shifted by 15*s, scale padded by 1.25, normalize = 0.6 x the head-box diagonal."""
 
 from dataclasses import dataclass
+from pathlib import Path
 
+import h5py
 import numpy as np
 
 from core.geometry import DEFAULT_BOX_PADDING, MPII_SCALE_UNIT
@@ -15,6 +17,8 @@ MIN_ANNOTATED_JOINTS = 8
 # MPII's centre lies 15*s below the person's middle (its scale is padded like a box, core.geometry).
 CENTER_SHIFT = 15.0
 HEAD_BOX_FACTOR = 0.6
+# An extra dataset in the annotation h5: each person's style family. MPII readers ignore it.
+FAMILY_DATASET = "family"
 
 
 @dataclass(frozen=True)
@@ -28,9 +32,10 @@ class Entry:
     normalize: float
     person: int
     torsoangle: float
+    family: str
 
 
-def annotate(figure: Figure, owner: np.ndarray, figure_index: int) -> Entry:
+def annotate(figure: Figure, owner: np.ndarray, figure_index: int, family: str) -> Entry:
     """The figure's entry; a joint is visible where one of its own parts is on top in the owner map."""
     height, width = owner.shape
     joints = figure.joints
@@ -54,12 +59,13 @@ def annotate(figure: Figure, owner: np.ndarray, figure_index: int) -> Entry:
         normalize=HEAD_BOX_FACTOR * float(np.linalg.norm(head_size)),
         person=figure_index,
         torsoangle=figure.torso_angle_deg,
+        family=family,
     )
 
 
-def annotate_figures(figures: list[Figure], owner: np.ndarray) -> list[Entry]:
+def annotate_figures(figures: list[Figure], owner: np.ndarray, family: str) -> list[Entry]:
     """The figures' entries, keeping those with at least MIN_ANNOTATED_JOINTS joints inside the image."""
-    entries = [annotate(figure, owner, i) for i, figure in enumerate(figures)]
+    entries = [annotate(figure, owner, i, family) for i, figure in enumerate(figures)]
     return [e for e in entries if np.count_nonzero(e.part[:, 0]) >= MIN_ANNOTATED_JOINTS]
 
 
@@ -76,3 +82,19 @@ def to_annotations(names: list[str], indices: list[int], entries: list[Entry]) -
         person=np.array([e.person for e in entries], dtype=np.float64),
         torsoangle=np.array([e.torsoangle for e in entries]),
     )
+
+
+def write_families(path: Path, families: list[str]) -> None:
+    """Add each person's family to an annotation file written by core.mpii.write_annotations."""
+    with h5py.File(path, "a") as h5:
+        if FAMILY_DATASET in h5:
+            del h5[FAMILY_DATASET]
+        h5[FAMILY_DATASET] = np.array([f.encode() for f in families], dtype="S")
+
+
+def read_families(path: Path) -> tuple[str, ...]:
+    """Each person's family; raises KeyError for a file that has none (not made by this generator)."""
+    with h5py.File(path, "r") as h5:
+        if FAMILY_DATASET not in h5:
+            raise KeyError(f"{path} has no {FAMILY_DATASET!r} dataset: it was not written by training.synth")
+        return tuple(name.decode() for name in np.asarray(h5[FAMILY_DATASET][()]).ravel())
