@@ -39,7 +39,8 @@ def annotate(figure: Figure, owner: np.ndarray, figure_index: int, family: str) 
     """The figure's entry; a joint is visible where one of its own parts is on top in the owner map."""
     height, width = owner.shape
     joints = figure.joints
-    inside = (joints[:, 0] >= 0) & (joints[:, 0] < width) & (joints[:, 1] >= 0) & (joints[:, 1] < height)
+    # Inside means on a pixel centre's range (0 .. size - 1), so that the 1-based joint lies in 1 .. size.
+    inside = np.all((joints >= 0) & (joints <= [width - 1, height - 1]), axis=1)
     visible = np.zeros(NUM_JOINTS)
     for joint in np.flatnonzero(inside):
         x, y = np.clip(np.round(joints[joint]).astype(int), 0, [width - 1, height - 1])
