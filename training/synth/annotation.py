@@ -9,7 +9,7 @@ import numpy as np
 
 from core.geometry import DEFAULT_BOX_PADDING, MPII_SCALE_UNIT
 from core.joints import NUM_JOINTS
-from core.mpii import MpiiAnnotations
+from core.mpii import MpiiAnnotations, read_annotations
 from training.synth.drawing import owning_part
 from training.synth.figure import Figure
 
@@ -99,3 +99,12 @@ def read_families(path: Path) -> tuple[str, ...]:
         if FAMILY_DATASET not in h5:
             raise KeyError(f"{path} has no {FAMILY_DATASET!r} dataset: it was not written by training.synth")
         return tuple(name.decode() for name in np.asarray(h5[FAMILY_DATASET][()]).ravel())
+
+
+def read_annotations_without(path: Path, excluded_families: tuple[str, ...]) -> MpiiAnnotations:
+    """The file's persons less those of `excluded_families` (all of them when none is excluded)."""
+    annotations = read_annotations(path)
+    if not excluded_families:
+        return annotations
+    keep = [i for i, family in enumerate(read_families(path)) if family not in excluded_families]
+    return annotations.select(np.array(keep, dtype=np.int64))
