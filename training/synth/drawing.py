@@ -76,41 +76,50 @@ class Canvas:
         start, end = part.axis.astype(np.float32)
         direction = end - start
         length_sq = max(float(direction @ direction), 1e-6)
+
+        def capsule_frame(px: np.ndarray, py: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Position across the tapered axis, in radii (|rel| <= 1 inside a capsule)."""
+            t = np.clip(((px - start[0]) * direction[0] + (py - start[1]) * direction[1]) / length_sq, 0, 1)
+            radius = part.radii[0] + (part.radii[1] - part.radii[0]) * t
+            return (px - start[0] - t * direction[0]) / radius, (py - start[1] - t * direction[1]) / radius
+
         if part.kind == "ellipse":
             center = (start + end) / 2
             along = direction / math.sqrt(length_sq)
             u = ((xs - center[0]) * along[0] + (ys - center[1]) * along[1]) / part.radii[0]
             v = ((xs - center[0]) * -along[1] + (ys - center[1]) * along[0]) / part.radii[1]
-            rel_x, rel_y = u * along[0] - v * along[1], u * along[1] + v * along[0]
             mask = u * u + v * v <= 1.0
+            u, v = u[mask], v[mask]
+            rel_x, rel_y = u * along[0] - v * along[1], u * along[1] + v * along[0]
+        elif part.kind == "polygon":
+            filled = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
+            cv2.fillPoly(filled, [np.round(part.polygon - [x0, y0]).astype(np.int32)], 1)
+            mask = filled.astype(bool)
+            rows, cols = np.nonzero(mask)
+            rel_x, rel_y = capsule_frame(xs[0, cols], ys[rows, 0])
         else:
-            t = np.clip(((xs - start[0]) * direction[0] + (ys - start[1]) * direction[1]) / length_sq, 0, 1)
-            radius = part.radii[0] + (part.radii[1] - part.radii[0]) * t
-            rel_x = (xs - start[0] - t * direction[0]) / radius
-            rel_y = (ys - start[1] - t * direction[1]) / radius
-            if part.kind == "polygon":
-                mask = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
-                cv2.fillPoly(mask, [np.round(part.polygon - [x0, y0]).astype(np.int32)], 1)
-                mask = mask.astype(bool)
-            else:
-                mask = rel_x * rel_x + rel_y * rel_y <= 1.0
+            rel_x, rel_y = capsule_frame(xs, ys)
+            mask = rel_x * rel_x + rel_y * rel_y <= 1.0
+            rel_x, rel_y = rel_x[mask], rel_y[mask]
         if not mask.any():
             return
+        # From here on, only the part's own pixels (rows, cols inside the box), as flat arrays.
+        rows, cols = np.nonzero(mask)
+        px, py = xs[0, cols], ys[rows, 0]
         shade = 0.82 + 0.22 * (rel_x * self.light[0] + rel_y * self.light[1]) - 0.18 * (rel_x**2 + rel_y**2)
         if part.shading != 1.0:
             shade = 1.0 + part.shading * (shade - 1.0)
-        color = part.color[None, None, :] * np.clip(shade, 0.3, 1.2)[..., None]
+        color = part.color[None, :] * np.clip(shade, 0.3, 1.2)[:, None]
         if part.pattern is not None:
             tile_h, tile_w = part.pattern.shape[:2]
-            color = color * part.pattern[ys.astype(np.int64) % tile_h, xs.astype(np.int64) % tile_w]
+            color = color * part.pattern[py.astype(np.int64) % tile_h, px.astype(np.int64) % tile_w]
         frequency, angle, amplitude = texture
         if part.textured and amplitude > 0:
-            stripes = np.sin(frequency * (xs * math.cos(angle) + ys * math.sin(angle)))
-            color = color + (amplitude * stripes)[..., None]
+            stripes = np.sin(frequency * (px * math.cos(angle) + py * math.sin(angle)))
+            color = color + (amplitude * stripes)[:, None]
         if part.outline > 0:
             kernel = np.ones((2 * part.outline + 1,) * 2, np.uint8)
             inner = cv2.erode(mask.astype(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-            color[mask & ~inner.astype(bool)] = OUTLINE_COLOR
-        region = self.image[y0:y1, x0:x1]
-        region[mask] = color[mask]
-        self.owner[y0:y1, x0:x1][mask] = owner
+            color[inner[rows, cols] == 0] = OUTLINE_COLOR
+        self.image[y0 + rows, x0 + cols] = color
+        self.owner[y0 + rows, x0 + cols] = owner
