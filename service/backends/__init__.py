@@ -54,15 +54,16 @@ def create_backend(backend: str, version_dir: Path, settings: Settings) -> Backe
             path, settings.ort_intra_op_threads, settings.ort_inter_op_threads, settings.ort_use_cuda
         )
     if backend == "lite":
-        from service.backends.lite import LiteBackend
+        from service.backends.lite import LiteBackend, LiteOptions
 
-        return LiteBackend(
-            path,
-            settings.lite_target,
-            settings.lite_device_id,
-            settings.lite_precision_mode,
-            settings.lite_cpu_threads,
+        options = LiteOptions(
+            target=settings.lite_target,
+            device_id=settings.lite_device_id,
+            precision_mode=settings.lite_precision_mode,
+            cpu_threads=settings.lite_cpu_threads,
+            gears=settings.lite_batch_gears,
         )
+        return LiteBackend(path, options)
     if backend == "mindspore":
         from service.backends.mindspore import MindSporeBackend
 

@@ -33,9 +33,6 @@ logger = logging.getLogger(__name__)
 
 LITE_MODULE = "mindspore_lite"
 DYNAMIC_TARGETS = ("ascend", "gpu")
-MAX_GEAR = 2048  # Ascend's limit on one dynamic_dims gear
-MAX_GEARS = 100  # Ascend's limit on the number of gears
-FLIP_PAIR = 2  # one person plus its mirrored copy: the smallest batch a flip request forms
 
 
 def import_lite() -> ModuleType:
@@ -47,16 +44,6 @@ def import_lite() -> ModuleType:
             "the MindSpore Lite backend needs the mindspore_lite package, which comes from MindSpore's "
             "release site for the host's CANN version (not PyPI); see service/README.md"
         ) from error
-
-
-def check_gears(gears: Sequence[int]) -> tuple[int, ...]:
-    """Sorted, distinct batch gears that Ascend accepts, with the flip pair (2) always among them."""
-    chosen = tuple(sorted({int(g) for g in gears} | {FLIP_PAIR}))
-    if chosen[0] < 1 or chosen[-1] > MAX_GEAR:
-        raise ValueError(f"every batch gear must lie in 1..{MAX_GEAR}, got {list(chosen)}")
-    if len(chosen) > MAX_GEARS:
-        raise ValueError(f"at most {MAX_GEARS} batch gears, got {len(chosen)}")
-    return chosen
 
 
 @dataclass(frozen=True)
