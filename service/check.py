@@ -27,6 +27,7 @@ from core.geometry import crop_image
 from core.model_repo import ONNX_FILE, ModelMetadata, read_metadata
 from core.mpii import read_annotations
 from service.backends import Backend, create_backend
+from service.backends.base import batch_sizes
 from service.backends.onnxruntime import OnnxRuntimeBackend
 from service.repository import find_versions
 from service.settings import Settings
@@ -136,7 +137,7 @@ def check_version(
         reference_backend.close()
     backend = create_backend(settings.backend, version_dir, settings)
     try:
-        gears = getattr(backend, "batch_sizes", None) or settings.lite_batch_gears
+        gears = batch_sizes(backend) or settings.lite_batch_gears
         on_keypoints = reduced_precision(settings, settings.backend)
         return [
             check_gear(backend, gear, crops, reference, fixture, codec, options, on_keypoints)
