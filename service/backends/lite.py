@@ -119,9 +119,8 @@ class LiteInput:
     sample_shape: tuple[int, ...]
 
 
-def learn_input(lite: ModuleType, model_path: Path, options: LiteOptions) -> LiteInput:
-    """The model's input as Lite sees it, from a CPU-target build (which needs no declaration)."""
-    model = build_model(lite, model_path, "cpu", options)
+def lite_input(model: Any, model_path: Path) -> LiteInput:
+    """A built model's one input as Lite reports it."""
     inputs = model.get_inputs()
     if len(inputs) != 1:
         raise BackendError(f"{model_path.name} has {len(inputs)} inputs, the pose network has one")
@@ -135,15 +134,18 @@ class LiteBackend:
 
     def __init__(self, model_path: Path, options: LiteOptions) -> None:
         lite = import_lite()
-        self.input = learn_input(lite, model_path, options)
         self.batch_sizes: tuple[int, ...] | None = None
-        self.config: dict = {}
         if options.target in DYNAMIC_TARGETS:
+            # the input name as Lite sees it, from a CPU-target build, which needs no declaration
+            self.input = lite_input(build_model(lite, model_path, "cpu", options), model_path)
             self.batch_sizes = options.gears
-            self.config = dynamic_batch_config(
+            config = dynamic_batch_config(
                 options.target, self.input.name, self.input.sample_shape, options.gears
             )
-        self._model = build_model(lite, model_path, options.target, options, self.config)
+            self._model = build_model(lite, model_path, options.target, options, config)
+        else:
+            self._model = build_model(lite, model_path, options.target, options)
+            self.input = lite_input(self._model, model_path)
         self._inputs = self._model.get_inputs()
         self._batch: int | None = None
         self._lock = threading.Lock()
