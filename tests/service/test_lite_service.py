@@ -67,6 +67,10 @@ def test_service_on_lite_answers_like_onnxruntime(
     models = lite_double.built_models()
     served = models[-1]
     assert served.context.target == [target]
+    # warmed up before the service answered: every gear once (one crop on the cpu target, which takes any)
+    warm_up = [1] if target == "cpu" else [1, 2, 4]
+    assert [call[0][0] for call in served.resize_calls] == warm_up
+    assert served.predict_calls == len(warm_up)
     pixels = random_image(130, 140, seed=5)
     image = encode_image(pixels, "PNG")
 
