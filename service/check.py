@@ -133,7 +133,7 @@ def check_version(
     version_dir: Path, settings: Settings, fixture: Fixture, options: argparse.Namespace
 ) -> list[GearResult]:
     metadata = read_metadata(version_dir)
-    codec = HeatmapCodec(input_size=metadata.input.height, heatmap_size=metadata.output.heatmap_height)
+    codec = HeatmapCodec.from_metadata(metadata)
     crops = fixture.crops(metadata)
     reference_backend = OnnxRuntimeBackend(version_dir / ONNX_FILE, 0, 1, use_cuda=False)
     try:

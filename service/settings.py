@@ -6,12 +6,12 @@ from typing import Annotated, Literal, get_args
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.devices import MindSporeTarget
 from service.backends.registry import BACKEND_CHOICES
 from service.gears import DEFAULT_GEARS, check_gears
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 LiteTarget = Literal["ascend", "gpu", "cpu"]
-MindSporeTarget = Literal["CPU", "GPU", "Ascend"]
 
 LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
 
