@@ -17,7 +17,6 @@ It has never run on an NPU or a GPU: it is tested against a test double of that 
 """
 
 import importlib
-import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,8 +27,6 @@ from typing import Any
 import numpy as np
 
 from service.backends.base import BackendError
-
-logger = logging.getLogger(__name__)
 
 LITE_MODULE = "mindspore_lite"
 DYNAMIC_TARGETS = ("ascend", "gpu")

@@ -353,11 +353,13 @@ class Model:
             tensor.shape = shape
         self.resize_calls.append([list(d) for d in dims])
 
-    def predict(self, inputs: list[Tensor]) -> list[Tensor]:
+    def predict(self, inputs: list[Tensor], outputs: list[Tensor] | None = None) -> list[Tensor]:
         if not self._busy.acquire(blocking=False):
             raise RuntimeError("Model.predict entered concurrently: a Model must not be used by two threads")
         try:
             self.predict_calls += 1
+            if outputs is not None:
+                raise NotImplementedError("the double does not fill caller-given output tensors")
             if not isinstance(inputs, list | tuple) or len(inputs) != len(self._inputs):
                 raise TypeError(f"inputs must be a list of {len(self._inputs)} Tensor")
             if any(tensor._data is None for tensor in inputs):
