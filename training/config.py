@@ -7,9 +7,8 @@ from typing import Any, get_args
 
 import yaml
 
+from core.devices import MINDSPORE_TARGETS
 from core.hourglass import heatmap_side
-
-DEVICE_TARGETS = ("CPU", "GPU", "Ascend")
 
 
 @dataclass(frozen=True)
@@ -45,8 +44,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         problems = []
-        if self.device_target not in DEVICE_TARGETS:
-            problems.append(f"device_target must be one of {DEVICE_TARGETS}")
+        if self.device_target not in MINDSPORE_TARGETS:
+            problems.append(f"device_target must be one of {MINDSPORE_TARGETS}")
         try:
             heatmap_side(self.input_size)
         except ValueError as error:

@@ -10,6 +10,7 @@ from service.batching import (
     BatcherClosedError,
     BatcherError,
     DeadlineExceededError,
+    GroupTooLargeError,
     InferenceError,
     QueueFullError,
 )
@@ -49,6 +50,7 @@ _BATCHER_STATUS: dict[type[BatcherError], int] = {
     BatcherClosedError: 503,
     DeadlineExceededError: 504,
     InferenceError: 500,
+    GroupTooLargeError: 422,
 }
 
 

@@ -7,6 +7,7 @@ of worker processes.
 import math
 import os
 from multiprocessing import Pool
+from multiprocessing.pool import Pool as ProcessPool
 from pathlib import Path
 
 import cv2
@@ -40,7 +41,7 @@ def generate_split(
     count: int,
     seed: int,
     size_range: tuple[int, int],
-    pool: Pool,
+    pool: ProcessPool,
     workers: int,
     families: tuple[str, ...] = FAMILIES,
 ) -> MpiiAnnotations:
