@@ -32,6 +32,8 @@ step() { echo "## $(date -u +%H:%M:%S) $*"; }
 step "versions"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 "$PY" -c "import sys, torch, numpy, cv2; print(sys.version.split()[0], torch.__version__, numpy.__version__, cv2.__version__)"
+# Fail in seconds, not minutes, if scikit-image's photographs are not there.
+"$PY" -c "from training.synth.photos import load_photos; print(len(load_photos()), 'background photographs')"
 
 step "training data: all families, $TRAIN_PERSONS persons"
 "$PY" -m training.synth --out "$WORK/train" --train "$TRAIN_PERSONS" --val "$VAL_PERSONS" --seed 2027 --workers 16
