@@ -11,8 +11,9 @@ import pytest
 from core.joints import Joint
 from core.mpii import read_annotations
 from training.synth import main
-from training.synth.annotation import read_families
+from training.synth.annotation import annotate, read_families
 from training.synth.body import build_figure
+from training.synth.drawing import DISTRACTOR_OWNER, Canvas, Part, part_owner
 from training.synth.families import FAMILIES, sample_person, select_families
 from training.synth.photos import PEOPLE_FREE_PHOTOS, load_photos
 from training.synth.pose import (
@@ -210,3 +211,32 @@ def test_unknown_family_on_the_command_line_is_an_error(
         main(["--out", str(tmp_path), "--train", "1", "--val", "0", "--families", "cubist"])
     assert exit_info.value.code == 2
     assert "unknown family" in capsys.readouterr().err
+
+
+def _painted(figure, size: tuple[int, int] = (320, 300)) -> Canvas:
+    canvas = Canvas(np.full((*size, 3), 128.0, np.float32), 30.0)
+    for index, part in enumerate(figure.parts):
+        canvas.paint(part, part_owner(0, index), figure.texture)
+    return canvas
+
+
+def test_clothes_leave_joints_visible_and_an_object_in_front_hides_them() -> None:
+    rng = np.random.default_rng(3)
+    skeleton = pose_skeleton(sample_pose(rng), Proportions.sample(rng), 0.0, 0.0)
+    figure = build_figure(
+        skeleton,
+        frame_skeleton(skeleton, np.array([150.0, 160.0]), 260.0, 0.0),
+        Outfit.sample(rng),
+        Look.shaded(rng),
+    )
+    canvas = _painted(figure)
+    alone = annotate(figure, canvas.owner, 0, "clothed")
+    assert alone.visible.sum() >= 10, "a person facing the camera shows most of their joints"
+    low, high = figure.joints.min(axis=0) - 5, figure.joints.max(axis=0) + 5
+    board = np.array([low, [high[0], low[1]], high, [low[0], high[1]]])
+    canvas.paint(
+        Part(np.array([low, high]), (1.0, 1.0), np.zeros(3), kind="polygon", polygon=board), DISTRACTOR_OWNER
+    )
+    hidden = annotate(figure, canvas.owner, 0, "clothed")
+    assert hidden.visible.sum() == 0
+    np.testing.assert_array_equal(hidden.part, alone.part)
