@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse
 
 from core.drawing import SIDE_COLORS, css_color
 from core.joints import JOINT_NAMES, SKELETON, joint_side, limb_side
+from service.api.deps import CSP_HEADERS
 from service.schemas import JointInfo, LimbInfo, SkeletonResponse
 
 DEMO_ASSETS_PATH = "/demo/assets"
@@ -27,7 +28,7 @@ router = APIRouter(tags=["demo"])
 
 @router.get("/", include_in_schema=False)
 async def demo_page() -> FileResponse:
-    return FileResponse(DEMO_ASSETS_DIR / "index.html", media_type="text/html")
+    return FileResponse(DEMO_ASSETS_DIR / "index.html", media_type="text/html", headers=CSP_HEADERS)
 
 
 @router.get("/demo/skeleton", response_model=SkeletonResponse)
