@@ -9,6 +9,8 @@ import pytest
 from core.drawing import SIDE_COLORS, css_color
 from core.joints import JOINT_NAMES, SKELETON, joint_side, limb_side
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def keyed_url(serve) -> str:

@@ -13,6 +13,8 @@ from service_helpers import MPII_IMAGES, decoded_pixels
 from core.drawing import SIDE_COLORS, draw_poses
 from service.rendering import wants_png
 
+pytestmark = pytest.mark.slow
+
 IMAGE = MPII_IMAGES / "005808361.jpg"
 PERSONS = [{"box": [700, 120, 1100, 600]}, {"box": [150, 100, 500, 700]}]
 

@@ -1,19 +1,23 @@
 """Driving the demo page like a person (mouse, file chooser) and reading back what its canvas shows."""
 
+import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from playwright.sync_api import Page, Response
 
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-screenshots"
 POSE_PATH = "/v1/pose"
+# Joint markers and limbs are a few CSS pixels wide; a point farther than this from anything drawn is empty.
+MARKER_CSS_PX = 14.0
 
 
-def screenshot(page: Page, name: str) -> Path:
-    """A full-page PNG in test-screenshots/ (git-ignored)."""
+def screenshot(page: Page, name: str, full_page: bool = True) -> Path:
+    """A PNG of the page (or of the viewport) in test-screenshots/ (git-ignored)."""
     SCREENSHOTS.mkdir(exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path
 
 
@@ -90,3 +94,33 @@ def css_rgb(color: str) -> tuple[int, int, int]:
 def keypoints_of(body: dict[str, Any]) -> list[dict[str, Any]]:
     """Every keypoint of every person, with its person index."""
     return [{**k, "person": i} for i, person in enumerate(body["persons"]) for k in person["keypoints"]]
+
+
+def _side_colors(skeleton: dict) -> dict[str, tuple[int, int, int]]:
+    sides = {joint["name"]: joint["side"] for joint in skeleton["joints"]}
+    return {name: css_rgb(skeleton["colors"][side]) for name, side in sides.items()}
+
+
+def segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    ab = b - a
+    t = 0.0 if not ab.any() else float(np.clip(np.dot(p - a, ab) / np.dot(ab, ab), 0, 1))
+    return float(np.linalg.norm(p - (a + t * ab)))
+
+
+def assert_shown_joints_drawn(page: Page, body: dict, skeleton: dict, threshold: float = 0.0) -> None:
+    """Each joint scoring >= threshold has a pixel of a joint colour at its JSON position, and that colour is
+    its own side's unless another shown joint's marker overlaps it."""
+    colors = _side_colors(skeleton)
+    near = MARKER_CSS_PX * image_per_css_px(page)
+    shown = [k for k in keypoints_of(body) if k["score"] >= threshold]
+    pixels = canvas_pixels(page, [(k["x"], k["y"]) for k in shown])
+    for keypoint, (r, g, b, alpha) in zip(shown, pixels, strict=True):
+        assert alpha == 255, f"{keypoint['name']} at ({keypoint['x']:.1f}, {keypoint['y']:.1f}) is not drawn"
+        overlapping = {
+            colors[other["name"]]
+            for other in shown
+            if math.dist((other["x"], other["y"]), (keypoint["x"], keypoint["y"])) < near
+        }
+        assert (r, g, b) in overlapping, (
+            f"{keypoint['name']} drawn in {(r, g, b)}, expected one of {overlapping}"
+        )

@@ -12,17 +12,18 @@ import httpx
 import numpy as np
 import pytest
 from browser_helpers import (
+    MARKER_CSS_PX,
+    assert_shown_joints_drawn,
     canvas_pixels,
     choose_image,
-    css_rgb,
     drag,
     draw_box,
     estimate,
     image_per_css_px,
     image_to_page,
-    keypoints_of,
     open_demo,
     screenshot,
+    segment_distance,
 )
 from PIL import Image
 from playwright.sync_api import Page, expect
@@ -30,46 +31,16 @@ from service_helpers import MPII_IMAGES
 
 from core.joints import JOINT_NAMES, NUM_JOINTS
 
+pytestmark = pytest.mark.slow
+
 MPII_IMAGE = MPII_IMAGES / "005808361.jpg"  # 1280 x 720
 # Its padded square crop (x 600..1200, y 60..660) lies inside the image, so every keypoint does too.
 PERSON_BOX = (700.0, 120.0, 1100.0, 600.0)
-# Joint markers and limbs are a few CSS pixels wide; points farther than this from anything drawn are empty.
-CLEAR_CSS_PX = 14.0
 
 
 @pytest.fixture(scope="module")
 def skeleton(service_url: str) -> dict:
     return httpx.get(f"{service_url}/demo/skeleton", timeout=10).json()
-
-
-def _side_colors(skeleton: dict) -> dict[str, tuple[int, int, int]]:
-    sides = {joint["name"]: joint["side"] for joint in skeleton["joints"]}
-    return {name: css_rgb(skeleton["colors"][side]) for name, side in sides.items()}
-
-
-def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
-    ab = b - a
-    t = 0.0 if not ab.any() else float(np.clip(np.dot(p - a, ab) / np.dot(ab, ab), 0, 1))
-    return float(np.linalg.norm(p - (a + t * ab)))
-
-
-def _assert_shown_joints_drawn(page: Page, body: dict, skeleton: dict, threshold: float = 0.0) -> None:
-    """Each joint scoring >= threshold has a pixel of a joint colour at its JSON position, and that colour is
-    its own side's unless another shown joint's marker overlaps it."""
-    colors = _side_colors(skeleton)
-    near = CLEAR_CSS_PX * image_per_css_px(page)
-    shown = [k for k in keypoints_of(body) if k["score"] >= threshold]
-    pixels = canvas_pixels(page, [(k["x"], k["y"]) for k in shown])
-    for keypoint, (r, g, b, alpha) in zip(shown, pixels, strict=True):
-        assert alpha == 255, f"{keypoint['name']} at ({keypoint['x']:.1f}, {keypoint['y']:.1f}) is not drawn"
-        overlapping = {
-            colors[other["name"]]
-            for other in shown
-            if math.dist((other["x"], other["y"]), (keypoint["x"], keypoint["y"])) < near
-        }
-        assert (r, g, b) in overlapping, (
-            f"{keypoint['name']} drawn in {(r, g, b)}, expected one of {overlapping}"
-        )
 
 
 def _clear_points(body: dict, skeleton: dict, threshold: float, clearance: float) -> list[dict]:
@@ -85,7 +56,7 @@ def _clear_points(body: dict, skeleton: dict, threshold: float, clearance: float
             if shown[j]:
                 continue
             distances = [np.linalg.norm(xy[j] - xy[s]) for s in np.flatnonzero(shown)]
-            distances += [_segment_distance(xy[j], a, b) for a, b in segments]
+            distances += [segment_distance(xy[j], a, b) for a, b in segments]
             x1, y1, x2, y2 = person["box"]
             distances += [abs(xy[j, 0] - x1), abs(xy[j, 0] - x2), abs(xy[j, 1] - y1), abs(xy[j, 1] - y2)]
             if min(distances) > clearance:
@@ -110,7 +81,7 @@ def test_a_box_drawn_with_the_mouse_gets_16_keypoints_drawn_where_the_json_puts_
     assert np.allclose(body["persons"][0]["box"], PERSON_BOX, atol=tolerance)
     keypoints = body["persons"][0]["keypoints"]
     assert [k["name"] for k in keypoints] == list(JOINT_NAMES)
-    _assert_shown_joints_drawn(page, body, skeleton)
+    assert_shown_joints_drawn(page, body, skeleton)
     # Nothing is drawn far from the person: the top-left corner of the canvas stays transparent.
     assert canvas_pixels(page, [(5, 5)]) == [(0, 0, 0, 0)]
     # The timing breakdown and the raw JSON are on the page.
@@ -145,8 +116,8 @@ def test_the_threshold_hides_low_joints_and_hover_names_a_joint(
         "#threshold", "(el, v) => { el.value = v; el.dispatchEvent(new Event('input')); }", str(threshold)
     )
     expect(page.locator("#threshold-value")).to_have_text(f"{threshold:.2f}")
-    _assert_shown_joints_drawn(page, body, skeleton, threshold)
-    hidden = _clear_points(body, skeleton, threshold, CLEAR_CSS_PX * image_per_css_px(page))
+    assert_shown_joints_drawn(page, body, skeleton, threshold)
+    hidden = _clear_points(body, skeleton, threshold, MARKER_CSS_PX * image_per_css_px(page))
     hidden_count = sum(k["score"] < threshold for k in keypoints)
     assert hidden_count > 0
     assert all(pixel == (0, 0, 0, 0) for pixel in canvas_pixels(page, [(k["x"], k["y"]) for k in hidden]))

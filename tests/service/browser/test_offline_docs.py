@@ -1,8 +1,11 @@
 """/docs and /redoc render in Chromium with every request off this machine blocked (the page fixture aborts
 and records them, and fails the test if there were any)."""
 
+import pytest
 from browser_helpers import screenshot
 from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.slow
 
 
 def test_swagger_ui_renders_offline(page: Page, service_url: str) -> None:
