@@ -90,10 +90,6 @@ def _checked_metadata(key: VersionKey) -> ModelMetadata:
     metadata = read_metadata(key.path)
     if metadata.name != key.name:
         raise ModelRepositoryError(f"metadata names model {metadata.name!r}, the folder {key.name!r}")
-    if metadata.input.width != metadata.input.height or (
-        metadata.output.heatmap_width != metadata.output.heatmap_height
-    ):
-        raise ModelRepositoryError("only square inputs and heatmaps are supported")
     verify_file(key.path, metadata, backend_spec(key.backend_name).model_file)
     return metadata
 
@@ -115,6 +111,7 @@ def load_version(
     metadata: ModelMetadata | None = None
     try:
         metadata = _checked_metadata(key)
+        codec = HeatmapCodec.from_metadata(metadata)
         backend = backend_factory(key.backend_name, key.path, settings)
         try:
             _probe(backend, metadata)
@@ -133,5 +130,4 @@ def load_version(
         name=key.label,
         on_batch=observer,
     )
-    codec = HeatmapCodec(input_size=metadata.input.height, heatmap_size=metadata.output.heatmap_height)
     return LoadedModel(key, metadata, codec, backend, batcher)

@@ -6,11 +6,11 @@ from typing import Literal, get_args
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.devices import MindSporeTarget
 from service.backends.registry import BACKEND_CHOICES
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 LiteTarget = Literal["ascend", "gpu", "cpu"]
-MindSporeTarget = Literal["CPU", "GPU", "Ascend"]
 
 LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
 
