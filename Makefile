@@ -7,7 +7,7 @@ SERVE_EXTRAS := serving,clients
 HOST ?= 127.0.0.1
 PORT ?= 8000
 MODEL_REPO ?= model_repo
-CHROMIUM ?= /usr/bin/chromium
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: setup serve test test-fast lint format benchmark clean
 
@@ -29,7 +29,7 @@ serve: $(VENV)/.installed-$(SERVE_EXTRAS)  ## serve the newest model in model_re
 # (CI), install it when it is missing; otherwise say how, and the browser tests skip.
 $(CHROMIUM):
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update && apt-get install -y chromium; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
 	else \
 		echo "no $(CHROMIUM): 'sudo apt-get install chromium' to run the browser tests (skipped without it)"; \
 	fi
