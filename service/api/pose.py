@@ -11,6 +11,7 @@ from service.batching import (
     BatcherClosedError,
     BatcherError,
     DeadlineExceededError,
+    GroupTooLargeError,
     InferenceError,
     QueueFullError,
 )
@@ -79,6 +80,7 @@ _BATCHER_STATUS: dict[type[BatcherError], int] = {
     BatcherClosedError: 503,
     DeadlineExceededError: 504,
     InferenceError: 500,
+    GroupTooLargeError: 422,
 }
 
 
