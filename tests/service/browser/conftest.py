@@ -28,8 +28,10 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost")
 DESKTOP = {"width": 1280, "height": 900}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Per module: Playwright's sync API holds an event loop in the main thread while it runs, and other
+    modules' tests call asyncio.run() there."""
     if not CHROMIUM.exists():
         message = f"no Chromium at {CHROMIUM}: apt-get install chromium (make test does it as root)"
         if os.environ.get("CI"):
