@@ -63,7 +63,8 @@ def import_onnx_model(source: Path, out: Path) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.import_onnx", description=__doc__.split("\n")[0])
+    description = __doc__.split("\n")[0]
+    parser = argparse.ArgumentParser(prog="python -m training.import_onnx", description=description)
     parser.add_argument("model", type=Path, help="model.onnx written by training.export")
     parser.add_argument("--out", type=Path, required=True, help="MindSpore .ckpt to write")
     args = parser.parse_args(argv)
