@@ -104,6 +104,18 @@ def write_mindir(net: nn.Cell, path: Path, input_size: int) -> None:
     ms.export(net, dynamic_input, file_name=str(path.with_suffix("")), file_format="MINDIR")
 
 
+def mindir_input_name(path: Path) -> str:
+    """The graph input name stored in a MINDIR (its protobuf's graph.input), which Lite configs name."""
+    from mindspore.train.mind_ir_pb2 import ModelProto
+
+    model = ModelProto()
+    model.ParseFromString(path.read_bytes())
+    names = [value.name for value in model.graph.input]
+    if len(names) != 1:
+        raise ExportError(f"the MINDIR has {len(names)} graph inputs, the pose network has one")
+    return names[0]
+
+
 def write_onnx(net: nn.Cell, path: Path, input_size: int) -> int:
     """Export, rewrite to a true dynamic batch, save; returns the opset."""
     example = Tensor(np.zeros((ONNX_EXPORT_BATCH, input_size, input_size, 3), np.float32))
@@ -197,7 +209,9 @@ def export_network(
         metadata = ModelMetadata(
             name=name,
             version=version,
-            input=InputSpec(height=input_size, width=input_size),
+            input=InputSpec(
+                height=input_size, width=input_size, mindir_name=mindir_input_name(staging / MINDIR_FILE)
+            ),
             output=OutputSpec(
                 nstack=net.nstack,
                 num_joints=NUM_JOINTS,
