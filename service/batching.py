@@ -23,19 +23,23 @@ InferFn = Callable[[np.ndarray], np.ndarray]
 BatchObserver = Callable[[int, float], None]
 
 
-class QueueFullError(Exception):
+class BatcherError(Exception):
+    """Why the batcher could not run a request's crops; the route turns each kind into one HTTP status."""
+
+
+class QueueFullError(BatcherError):
     """The model's queue cannot take the request's crops now."""
 
 
-class DeadlineExceededError(Exception):
+class DeadlineExceededError(BatcherError):
     """The request's deadline passed before its crops were run."""
 
 
-class BatcherClosedError(Exception):
-    """The service is shutting down and takes no new work."""
+class BatcherClosedError(BatcherError):
+    """The service is shutting down (or the version was released) and takes no new work."""
 
 
-class InferenceError(Exception):
+class InferenceError(BatcherError):
     """The backend failed on a batch; every request in it gets this error."""
 
 

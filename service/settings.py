@@ -1,12 +1,18 @@
 """Every tunable of the service in one typed object, read from HGPOSE_* environment variables."""
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-BackendName = Literal["auto", "onnxruntime", "lite", "mindspore"]
+from service.backends.registry import BACKEND_CHOICES
+
+LogLevel = Literal["debug", "info", "warning", "error"]
+LiteTarget = Literal["ascend", "gpu", "cpu"]
+MindSporeTarget = Literal["CPU", "GPU", "Ascend"]
+
+LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
 
 
 class Settings(BaseSettings):
@@ -18,18 +24,18 @@ class Settings(BaseSettings):
     default_model: str | None = Field(
         default=None, description="model used when a request names none (default: the only one served)"
     )
-    backend: BackendName = "auto"
+    backend: str = Field(default="auto", description=f"one of {', '.join(BACKEND_CHOICES)}")
 
     ort_intra_op_threads: int = Field(default=0, ge=0, description="0 lets onnxruntime choose")
     ort_inter_op_threads: int = Field(default=1, ge=0)
     ort_use_cuda: bool = True
 
-    lite_target: Literal["ascend", "gpu", "cpu"] = "ascend"
+    lite_target: LiteTarget = "ascend"
     lite_device_id: int = Field(default=0, ge=0)
     lite_precision_mode: str = "enforce_fp32"
     lite_cpu_threads: int = Field(default=2, ge=0)
 
-    mindspore_device_target: Literal["CPU", "GPU", "Ascend"] = "CPU"
+    mindspore_device_target: MindSporeTarget = "CPU"
 
     max_batch: int = Field(default=8, ge=1, description="most crops (flip copies included) per inference")
     max_wait_ms: float = Field(default=2.0, ge=0, description="how long a batch waits to fill up")
@@ -44,8 +50,17 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-    graceful_shutdown_s: float = Field(default=30.0, ge=0)
+    log_level: LogLevel = "info"
+    graceful_shutdown_s: int = Field(
+        default=30, ge=0, description="seconds in-flight requests get on SIGTERM"
+    )
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if value not in BACKEND_CHOICES:
+            raise ValueError(f"unknown backend {value!r}: choose one of {', '.join(BACKEND_CHOICES)}")
+        return value
 
     @field_validator("api_key")
     @classmethod

@@ -12,7 +12,7 @@ from service_helpers import MPII_IMAGES, encode_image, random_image
 from core.geometry import crop_image
 from service.errors import ServiceError
 from service.images import decode_image
-from service.pose import crop_person, person_groups, region_from_box, region_from_center
+from service.regions import crop_person, person_groups, region_from_box, region_from_center
 
 
 def png_header_only(width: int, height: int) -> bytes:

@@ -1,7 +1,7 @@
-"""From an image and person regions to crops, and from heatmaps back to keypoints (REFERENCE.md §7).
+"""From the persons a request gives (boxes or MPII centre and scale) to regions, and from regions to crops.
 
 Crops use core.geometry.crop_image on float32 pixels (then x pixel_scale, as the reference divides by 255
-after cropping); decoding uses core.codec.HeatmapCodec with the model's own input and heatmap sizes.
+after cropping; REFERENCE.md §7).
 """
 
 import math
@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.codec import DecodedKeypoints, HeatmapCodec
 from core.geometry import box_to_center_scale, center_scale_to_box, crop_image
 from service.errors import ServiceError
+from service.schemas import Person
 
 # Bilinear sampling reads one pixel beyond a crop corner; two more keep the region safe from rounding.
 _CROP_MARGIN = 2
@@ -54,6 +54,14 @@ def region_from_center(center: tuple[float, float], scale: float, width: int, he
     return PersonRegion(box=box, center=center_array, scale=float(scale))
 
 
+def region_from_person(person: Person, width: int, height: int) -> PersonRegion:
+    if person.box is not None:
+        return region_from_box(person.box, width, height)
+    if person.center is None or person.scale is None:
+        raise ServiceError(422, "a person needs 'box' or both 'center' and 'scale'")
+    return region_from_center(person.center, person.scale, width, height)
+
+
 def crop_person(image: np.ndarray, region: PersonRegion, size: int, pixel_scale: float) -> np.ndarray:
     """The network input for one person: (size, size, 3) float32.
 
@@ -77,14 +85,3 @@ def person_groups(crops: np.ndarray, flip: bool) -> list[np.ndarray]:
         return [crops[i : i + 1] for i in range(len(crops))]
     mirrored = crops[:, :, ::-1]
     return [np.stack([crops[i], mirrored[i]]) for i in range(len(crops))]
-
-
-def decode_persons(
-    outputs: list[np.ndarray], regions: list[PersonRegion], codec: HeatmapCodec, flip: bool
-) -> DecodedKeypoints:
-    """Keypoints from each group's raw output (k, nstack, J, h, w), using the last stack."""
-    last_stack = np.stack([output[:, -1] for output in outputs])
-    centers = np.stack([region.center for region in regions])
-    scales = np.array([region.scale for region in regions])
-    flipped = last_stack[:, 1] if flip else None
-    return codec.decode(last_stack[:, 0], centers, scales, flipped_heatmaps=flipped)
