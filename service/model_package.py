@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 from core.model_repo import ModelRepositoryError, list_versions, read_metadata, sha256_file, verify_file
+from service.repository import model_dirs
 
 CHUNK_BYTES = 1 << 20
 DOWNLOAD_TIMEOUT_S = 60
@@ -51,7 +52,7 @@ def _download(url: str, target: Path) -> str:
 def verify_repository(root: Path) -> list[str]:
     """`name:version` of every version under `root`, each checked against its metadata's checksums."""
     labels = []
-    for model_dir in sorted(p for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for model_dir in model_dirs(root):
         for version in list_versions(model_dir):
             version_dir = model_dir / str(version)
             metadata = read_metadata(version_dir)

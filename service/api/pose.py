@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from service import pipeline
-from service.api.deps import MetricsDep, RepositoryDep, SettingsDep, require_api_key
+from service.api.deps import LiveRepositoryDep, MetricsDep, SettingsDep, require_api_key
 from service.batching import (
     BatcherClosedError,
     BatcherError,
@@ -74,7 +74,7 @@ def http_error(error: BatcherError, settings: Settings) -> ServiceError:
 async def estimate_pose(
     request: Request,
     settings: SettingsDep,
-    repository: RepositoryDep,
+    repository: LiveRepositoryDep,
     metrics: MetricsDep,
 ) -> PoseResponse:
     """Multipart (`image` file, `persons` JSON, `flip`, `model`, `version`) or JSON (`image_base64`, ...)."""
