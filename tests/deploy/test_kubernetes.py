@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.settings import Settings
+from service.telemetry import ServiceMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -55,14 +56,42 @@ def kustomize(directory: Path) -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
-def with_model_package(overlay: str, tmp_path: Path) -> Path:
-    """A copy of `overlay` that adds the model-package component, as docs/deploy.md tells an operator."""
-    copy = tmp_path / overlay
+# The patch docs/deploy.md shows for pointing the model-package init container at a package.
+PACKAGE_URL = "https://models.example.internal/hourglass-5.tar.gz"
+PACKAGE_SHA256 = "ab" * 32
+PACKAGE_PATCH = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "hourglass-pose"},
+    "spec": {
+        "template": {
+            "spec": {
+                "initContainers": [
+                    {
+                        "name": "fetch-models",
+                        "env": [
+                            {"name": "MODEL_PACKAGE_URL", "value": PACKAGE_URL},
+                            {"name": "MODEL_PACKAGE_SHA256", "value": PACKAGE_SHA256},
+                        ],
+                    }
+                ]
+            }
+        }
+    },
+}
+
+
+def overlay_with(overlay: str, tmp_path: Path, component: str, patch: dict[str, Any] | None = None) -> Path:
+    """A copy of `overlay` that adds a component (and a patch of its own), as docs/deploy.md tells."""
+    copy = tmp_path / f"{overlay}-{component}"
     shutil.copytree(K8S / "overlays" / overlay, copy)
     kustomization = yaml.safe_load((copy / "kustomization.yaml").read_text())
     relative = Path(os.path.relpath(K8S, copy))
     kustomization["resources"] = [str(relative / "base")]
-    kustomization["components"] = [str(relative / "components" / "model-package")]
+    kustomization["components"] = [str(relative / "components" / component)]
+    if patch is not None:
+        (copy / "own-patch.yaml").write_text(yaml.safe_dump(patch))
+        kustomization["patches"].append({"path": "own-patch.yaml"})
     (copy / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
     return copy
 
@@ -105,7 +134,10 @@ def rendered() -> dict[str, dict[str, dict[str, Any]]]:
 @pytest.fixture(scope="module")
 def packaged(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, dict[str, Any]]]:
     tmp = tmp_path_factory.mktemp("overlays")
-    return {overlay: by_kind(kustomize(with_model_package(overlay, tmp))) for overlay in ("cpu", "ascend")}
+    return {
+        overlay: by_kind(kustomize(overlay_with(overlay, tmp, "model-package", PACKAGE_PATCH)))
+        for overlay in ("cpu", "ascend")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -251,7 +283,8 @@ def test_the_model_package_init_container_fills_the_volume_the_server_reads(pack
     (init,) = spec["initContainers"]
     assert init["image"] == container["image"]
     assert init["command"][:4] == ["python3", "-m", "service.model_package", "fetch"]
-    env = {e["name"] for e in init["env"]}
+    env = {e["name"]: e["value"] for e in init["env"]}
+    assert env == {"MODEL_PACKAGE_URL": PACKAGE_URL, "MODEL_PACKAGE_SHA256": PACKAGE_SHA256}
     for reference in re.findall(r"\$\((\w+)\)", " ".join(init["command"])):
         assert reference in env
     repo = env_values(container)["HGPOSE_MODEL_REPO"]
@@ -335,3 +368,15 @@ def test_cpu_pods_give_up_starting_sooner_than_ascend_pods(rendered):
         return startup["periodSeconds"] * startup["failureThreshold"]
 
     assert 60 <= budget("cpu") < budget("ascend")
+
+
+def test_the_queue_wait_autoscaler_reads_the_adapters_metric_of_the_services_histogram(tmp_path):
+    docs = by_kind(kustomize(overlay_with("cpu", tmp_path, "queue-wait-hpa")))
+    for version in KUBERNETES_VERSIONS:
+        kubernetes_validate.validate(docs["HorizontalPodAutoscaler"], version, strict=True)
+    (metric,) = docs["HorizontalPodAutoscaler"]["spec"]["metrics"]
+    (rule,) = yaml.safe_load((K8S / "prometheus-adapter" / "values.yaml").read_text())["rules"]["custom"]
+    assert metric["pods"]["metric"]["name"] == rule["name"]["as"]
+    histograms = {family.name for family in ServiceMetrics().registry.collect() if family.type == "histogram"}
+    series = set(re.findall(r"(hgpose_\w+?)_(?:sum|count)\b", rule["seriesQuery"] + rule["metricsQuery"]))
+    assert series == {"hgpose_queue_wait_seconds"} <= histograms
