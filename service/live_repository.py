@@ -1,12 +1,13 @@
 """The served repository while it changes: versions load, become default and are released while serving.
 
 Triton's model control is the model. Poll mode (settings.repository_poll_s) rescans the repository folder;
-explicit control loads or unloads one model on request (service/api/repository.py). A version is loaded off
-the event loop (checksums verified, backend loaded, probed, warmed up at max_batch) and only a ready one
-joins the served snapshot, which is replaced in one assignment on the event loop: a request sees the old
-snapshot or the new one, never a mix. A version that leaves the snapshot (removed from disk, replaced by a
-changed folder, or unloaded) is retired: requests that hold it finish, its batcher finishes its queue,
-then its backend is closed. A broken version is listed unavailable and changes nothing else.
+explicit control loads or unloads one model on request (service/api/repository.py). A version is loaded
+off the event loop (service.model_version: checksums verified, backend loaded, warmed up at every batch
+size it takes) and only a ready one joins the served snapshot, which is replaced in one assignment on the
+event loop: a request sees the old snapshot or the new one, never a mix. A version that leaves the
+snapshot (removed from disk, replaced by a changed folder, or unloaded) is retired: requests that hold it
+finish, its batcher finishes its queue, then its backend is closed. A broken version is listed
+unavailable and changes nothing else.
 """
 
 import asyncio
@@ -18,7 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
-import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 from core.model_repo import list_versions
@@ -28,7 +28,6 @@ from service.model_version import (
     BackendFactory,
     LoadedModel,
     ModelVersion,
-    UnavailableVersion,
     VersionKey,
     load_version,
 )
@@ -110,25 +109,14 @@ class LiveRepository:
     # Loading -----------------------------------------------------------------------------------------
 
     def _load(self, name: str, version: int, path: Path) -> ModelVersion:
-        """Verify, load, probe and warm up one version (blocking: run off the event loop)."""
+        """Verify, load and warm up one version (blocking: run off the event loop)."""
         try:
             self._fingerprints[(name, version)] = fingerprint(path)
         except OSError:
             self._fingerprints[(name, version)] = None
         key = VersionKey(name, version, path, self.backend_name)
         observer = self._observer_factory(key.label) if self._observer_factory else None
-        loaded = load_version(key, self.settings, self._backend_factory, observer)
-        if not isinstance(loaded, LoadedModel):
-            return loaded
-        size = loaded.metadata.input.height
-        try:
-            loaded.backend.infer(np.zeros((self.settings.max_batch, size, size, 3), dtype=np.float32))
-        except Exception as error:  # runtimes raise their own types
-            loaded.backend.close()
-            reason = f"warm-up at batch {self.settings.max_batch} failed: {error}"
-            logger.error("model %s is not ready: %s", key.label, reason)
-            return UnavailableVersion(key, reason, loaded.metadata)
-        return loaded
+        return load_version(key, self.settings, self._backend_factory, observer)
 
     def load_all(self) -> None:
         """The whole repository, as at startup (blocking: run off the event loop)."""
