@@ -28,6 +28,7 @@ from service.model_version import (
     BackendFactory,
     LoadedModel,
     ModelVersion,
+    UnavailableVersion,
     VersionKey,
     load_version,
 )
@@ -261,7 +262,7 @@ class LiveRepository:
             default = self.snapshot.default_version(name)
             for version, entry in versions.items():
                 ready = isinstance(entry, LoadedModel)
-                reason = None if ready else entry.reason
+                reason = entry.reason if isinstance(entry, UnavailableVersion) else None
                 states.append(
                     VersionState(
                         name,

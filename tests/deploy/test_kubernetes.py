@@ -18,13 +18,13 @@ import kubernetes_validate
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from helpers import REPO_ROOT
 
 from service.app import create_app
 from service.settings import Settings
 from service.telemetry import ServiceMetrics
 
-ROOT = Path(__file__).resolve().parents[2]
-K8S = ROOT / "deploy" / "k8s"
+K8S = REPO_ROOT / "deploy" / "k8s"
 OVERLAYS = ("cpu", "ascend", "ascend310")
 NPU_RESOURCES = {"cpu": None, "ascend": "huawei.com/Ascend910", "ascend310": "huawei.com/Ascend310"}
 IMAGE_OF = {"cpu": "cpu", "ascend": "ascend", "ascend310": "ascend"}
@@ -110,7 +110,7 @@ def env_values(container: dict[str, Any]) -> dict[str, str]:
 
 
 def dockerfile_final_stage(name: str) -> str:
-    text = (ROOT / "docker" / name).read_text()
+    text = (REPO_ROOT / "docker" / name).read_text()
     return text[text.rindex("\nFROM ") :]
 
 
@@ -357,7 +357,7 @@ def test_ascend_pods_get_the_driver_the_device_group_and_time_to_compile(rendere
     chip = NPU_RESOURCES[overlay].removeprefix("huawei.com/")
     assert spec["nodeSelector"] == {"accelerator": f"huawei-{chip}"}
     # At least as long as the Ascend compose service's start period (minutes) allows for compilation.
-    compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    compose = yaml.safe_load((REPO_ROOT / "compose.yaml").read_text())
     start_period = compose["services"]["pose-ascend"]["healthcheck"]["start_period"]
     assert start_period.endswith("m")
     startup = container["startupProbe"]
