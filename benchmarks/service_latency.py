@@ -54,7 +54,7 @@ def raw_figures(settings: Settings, version_dir: Path, repeats: int) -> tuple[fl
     metadata = read_metadata(version_dir)
     backend = create_backend(settings.backend, version_dir, settings)
     image = decode_image(IMAGE.read_bytes(), settings.max_image_pixels)
-    region = region_from_center(tuple(PERSON["center"]), PERSON["scale"], image.shape[1], image.shape[0])
+    region = region_from_center(tuple(PERSON["center"]), PERSON["scale"], image.width, image.height)
     crops = crop_person(image, region, metadata.input.height, metadata.input.pixel_scale)[None]
     group = person_groups(crops, flip=True)[0]
     for _ in range(3):

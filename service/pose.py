@@ -1,7 +1,7 @@
 """From an image and person regions to crops, and from heatmaps back to keypoints (REFERENCE.md §7).
 
-Crops use core.geometry.crop_image on float32 pixels (then x pixel_scale, as the reference divides by 255
-after cropping); decoding uses core.codec.HeatmapCodec with the model's own input and heatmap sizes.
+Crops are core.geometry.crop_image's on float32 pixels (then x pixel_scale, as the reference divides by
+255 after cropping), made tile by tile from bounded windows of the decoded image; decoding uses core.codec.HeatmapCodec with the model's own input and heatmap sizes.
 """
 
 import math
@@ -10,11 +10,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.codec import DecodedKeypoints, HeatmapCodec
-from core.geometry import box_to_center_scale, center_scale_to_box, crop_image
+from core.geometry import box_to_center_scale, center_scale_to_box, crop_image_tiled
 from service.errors import ServiceError
+from service.images import DecodedImage
 
-# Bilinear sampling reads one pixel beyond a crop corner; two more keep the region safe from rounding.
-_CROP_MARGIN = 2
+# Most image pixels converted to float32 at once per crop (12 MiB as float32 RGB).
+CROP_WINDOW_PIXELS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -54,20 +55,19 @@ def region_from_center(center: tuple[float, float], scale: float, width: int, he
     return PersonRegion(box=box, center=center_array, scale=float(scale))
 
 
-def crop_person(image: np.ndarray, region: PersonRegion, size: int, pixel_scale: float) -> np.ndarray:
+def crop_person(image: DecodedImage, region: PersonRegion, size: int, pixel_scale: float) -> np.ndarray:
     """The network input for one person: (size, size, 3) float32.
 
-    Only the image part under the crop (plus a margin) is converted to float32; the crop is shifted by a
-    whole number of pixels, which leaves crop_image's result unchanged.
+    Only windows of at most CROP_WINDOW_PIXELS image pixels are converted to float32 at a time, so a
+    person box covering a huge image costs a few MiB, not a float copy of the image.
     """
-    height, width = image.shape[:2]
-    x1, y1, x2, y2 = center_scale_to_box(region.center, region.scale)
-    left = max(0, math.floor(x1) - _CROP_MARGIN)
-    top = max(0, math.floor(y1) - _CROP_MARGIN)
-    right = min(width, math.ceil(x2) + _CROP_MARGIN + 1)
-    bottom = min(height, math.ceil(y2) + _CROP_MARGIN + 1)
-    window = image[top:bottom, left:right].astype(np.float32)
-    crop = crop_image(window, region.center - np.array([left, top]), region.scale, size)
+
+    def read_window(left: int, top: int, right: int, bottom: int) -> np.ndarray:
+        return image.rgb_window(left, top, right, bottom).astype(np.float32)
+
+    crop = crop_image_tiled(
+        read_window, (image.height, image.width), region.center, region.scale, size, CROP_WINDOW_PIXELS
+    )
     return crop * np.float32(pixel_scale)
 
 

@@ -21,7 +21,7 @@ from service.batching import (
     QueueFullError,
 )
 from service.errors import ServiceError
-from service.images import decode_image
+from service.images import DecodedImage, decode_image
 from service.pose import (
     PersonRegion,
     crop_person,
@@ -132,7 +132,7 @@ def _region(person: Person, width: int, height: int) -> PersonRegion:
     return region_from_center(person.center, person.scale, width, height)
 
 
-def _crops(image: np.ndarray, regions: list[PersonRegion], entry: ModelVersion) -> np.ndarray:
+def _crops(image: DecodedImage, regions: list[PersonRegion], entry: ModelVersion) -> np.ndarray:
     assert entry.metadata is not None
     size, pixel_scale = entry.metadata.input.height, entry.metadata.input.pixel_scale
     return np.stack([crop_person(image, region, size, pixel_scale) for region in regions])
@@ -182,7 +182,7 @@ async def estimate_pose(
 
     decode_started = time.perf_counter()
     image = await run_in_threadpool(decode_image, image_bytes, settings.max_image_pixels)
-    height, width = image.shape[:2]
+    height, width = image.height, image.width
     regions = [_region(person, width, height) for person in options.persons]
     crop_started = time.perf_counter()
     crops = await run_in_threadpool(_crops, image, regions, entry)
