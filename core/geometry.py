@@ -5,6 +5,7 @@ Conventions (REFERENCE.md §4): a person is a centre (cx, cy) in pixels and a sc
 sit at integer coordinates, as in OpenCV.
 """
 
+import itertools
 import math
 from collections.abc import Callable
 
@@ -16,7 +17,7 @@ MPII_SCALE_UNIT = 200.0
 DEFAULT_BOX_PADDING = 1.25
 
 Size = int | tuple[int, int]
-# (left, top, right, bottom) -> the pixels of that window of an image, (bottom-top, right-left, channels) float32.
+# (left, top, right, bottom) -> that window of an image: (bottom-top, right-left, channels) float32.
 WindowReader = Callable[[int, int, int, int], np.ndarray]
 # Bilinear sampling reads one pixel past the sampled position; two more keep a window safe from rounding.
 _WINDOW_MARGIN = 2
@@ -115,7 +116,9 @@ def crop_image(
     return _warp(image, crop_to_image[:2], (height, width), border_value)
 
 
-def _warp(image: np.ndarray, crop_to_image: np.ndarray, size: tuple[int, int], border_value: float) -> np.ndarray:
+def _warp(
+    image: np.ndarray, crop_to_image: np.ndarray, size: tuple[int, int], border_value: float
+) -> np.ndarray:
     height, width = size
     return cv2.warpAffine(
         image,
@@ -161,11 +164,12 @@ def crop_image_tiled(
     (step_x, _, offset_x), (_, step_y, offset_y) = matrix
     side = math.sqrt(max_window_pixels)
     crop = np.zeros((size, size, channels), np.float32)
-    rows = _tile_starts(size, step_y, side) + [size]
-    columns = _tile_starts(size, step_x, side) + [size]
-    for row_start, row_stop in zip(rows, rows[1:], strict=False):
-        top, bottom = _window_range(step_y * row_start + offset_y, step_y * (row_stop - 1) + offset_y, image_height)
-        for column_start, column_stop in zip(columns, columns[1:], strict=False):
+    rows = [*_tile_starts(size, step_y, side), size]
+    columns = [*_tile_starts(size, step_x, side), size]
+    for row_start, row_stop in itertools.pairwise(rows):
+        first_y, last_y = step_y * row_start + offset_y, step_y * (row_stop - 1) + offset_y
+        top, bottom = _window_range(first_y, last_y, image_height)
+        for column_start, column_stop in itertools.pairwise(columns):
             left, right = _window_range(
                 step_x * column_start + offset_x, step_x * (column_stop - 1) + offset_x, image_width
             )
@@ -192,9 +196,9 @@ def box_to_center_scale(box: np.ndarray, padding: float = DEFAULT_BOX_PADDING) -
     """
     x1, y1, x2, y2 = (float(v) for v in box)
     if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
-        raise ValueError(f"box {list(box)} has non-finite coordinates")
+        raise ValueError(f"box {[x1, y1, x2, y2]} has non-finite coordinates")
     if x2 <= x1 or y2 <= y1:
-        raise ValueError(f"box {list(box)} is empty: it needs x2 > x1 and y2 > y1")
+        raise ValueError(f"box {[x1, y1, x2, y2]} is empty: it needs x2 > x1 and y2 > y1")
     side = max(x2 - x1, y2 - y1) * padding
     return np.array([(x1 + x2) / 2, (y1 + y2) / 2]), side / MPII_SCALE_UNIT
 

@@ -1,7 +1,8 @@
 """From an image and person regions to crops, and from heatmaps back to keypoints (REFERENCE.md §7).
 
 Crops are core.geometry.crop_image's on float32 pixels (then x pixel_scale, as the reference divides by
-255 after cropping), made tile by tile from bounded windows of the decoded image; decoding uses core.codec.HeatmapCodec with the model's own input and heatmap sizes.
+255 after cropping), made tile by tile from bounded windows of the decoded image; decoding uses
+core.codec.HeatmapCodec with the model's own input and heatmap sizes.
 """
 
 import math
@@ -10,10 +11,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.codec import DecodedKeypoints, HeatmapCodec
-from core.geometry import box_to_center_scale, center_scale_to_box, crop_image_tiled
+from core.geometry import MPII_SCALE_UNIT, box_to_center_scale, center_scale_to_box, crop_image_tiled
 from service.errors import ServiceError
 from service.images import DecodedImage
 
+# A crop side over this many times the image's longer side would shrink the image to a dot.
+MAX_CROP_TO_IMAGE_RATIO = 100
 # Most image pixels converted to float32 at once per crop (12 MiB as float32 RGB).
 CROP_WINDOW_PIXELS = 1 << 20
 
@@ -35,20 +38,34 @@ def _check_overlaps_image(region: np.ndarray, width: int, height: int, what: str
         )
 
 
+def _check_crop_size(scale: float, width: int, height: int) -> None:
+    side = MPII_SCALE_UNIT * scale
+    limit = MAX_CROP_TO_IMAGE_RATIO * max(width, height)
+    if not side <= limit:  # also catches an infinite side (a box of +-1e308)
+        raise ServiceError(
+            422,
+            f"the person crop would be {side:g} pixels wide, over {MAX_CROP_TO_IMAGE_RATIO} times the "
+            f"{width}x{height} image's longer side",
+        )
+
+
 def region_from_box(box: tuple[float, ...], width: int, height: int) -> PersonRegion:
-    """A person box (x1, y1, x2, y2); 422 when it is empty, degenerate or outside the image."""
+    """A person box (x1, y1, x2, y2); 422 when it is empty, degenerate, far too large or outside the image."""
     try:
         center, scale = box_to_center_scale(np.asarray(box, dtype=np.float64))
     except ValueError as error:
         raise ServiceError(422, f"bad person box: {error}") from error
+    _check_crop_size(scale, width, height)
     _check_overlaps_image(np.asarray(box, dtype=np.float64), width, height, "person box")
     return PersonRegion(box=np.asarray(box, dtype=np.float64), center=center, scale=scale)
 
 
 def region_from_center(center: tuple[float, float], scale: float, width: int, height: int) -> PersonRegion:
-    """An MPII centre and scale (crop side 200*scale); 422 for a scale <= 0 or a crop outside the image."""
+    """An MPII centre and scale (crop side 200*scale); 422 for a scale <= 0, a crop far larger than the
+    image or a crop outside it."""
     if not (math.isfinite(scale) and scale > 0):
         raise ServiceError(422, f"person scale must be a positive number, got {scale}")
+    _check_crop_size(scale, width, height)
     center_array = np.asarray(center, dtype=np.float64)
     box = center_scale_to_box(center_array, scale)
     _check_overlaps_image(box, width, height, "person crop")

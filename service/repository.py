@@ -7,6 +7,7 @@ default is its newest ready version.
 """
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,11 +70,7 @@ class ModelRepository:
         if name is None:
             name = default_model
         if name is None:
-            if len(self.models) != 1:
-                raise ServiceError(
-                    400, f"several models are served ({', '.join(sorted(self.models))}): choose with 'model'"
-                )
-            name = next(iter(self.models))
+            name = self._only_model()
         versions = self.models.get(name)
         if versions is None:
             known = ", ".join(sorted(self.models)) or "none"
@@ -91,6 +88,17 @@ class ModelRepository:
         if not entry.ready:
             raise ServiceError(503, f"model {name!r} version {version} is not ready: {entry.reason}")
         return entry
+
+    def _only_model(self) -> str:
+        """The model a request naming none gets: the only one, or the only one with a ready version."""
+        if len(self.models) == 1:
+            return next(iter(self.models))
+        ready = sorted(name for name in self.models if self.default_version(name) is not None)
+        if len(ready) == 1:
+            return ready[0]
+        if not ready:
+            raise ServiceError(503, "no model has a ready version")
+        raise ServiceError(400, f"several models are served ({', '.join(ready)}): choose with 'model'")
 
     def start(self) -> None:
         for versions in self.models.values():
@@ -159,6 +167,14 @@ def _load_version(
     entry.status = READY
 
 
+def _public_reason(error: Exception, root: Path) -> str:
+    """The error without the server's repository path: clients see paths inside the repository only."""
+    reason = str(error)
+    for prefix in {str(root.resolve()), str(root.absolute()), str(root)}:
+        reason = reason.replace(prefix + os.sep, "")
+    return reason
+
+
 def load_repository(
     settings: Settings,
     backend_name: str,
@@ -174,7 +190,7 @@ def load_repository(
         try:
             _load_version(entry, settings, backend_factory, observer)
         except Exception as error:  # runtimes raise their own types; one bad version spares the rest
-            entry.reason = str(error)
+            entry.reason = _public_reason(error, Path(settings.model_repo))
             logger.error("model %s is not ready: %s", entry.label, error)
         else:
             logger.info("model %s ready on %s", entry.label, backend_name)

@@ -1,9 +1,6 @@
 """POST /v1/pose: an image and person regions in (multipart or JSON), 16 keypoints per person out."""
 
 import asyncio
-import base64
-import binascii
-import json
 import time
 
 import numpy as np
@@ -22,6 +19,7 @@ from service.batching import (
 )
 from service.errors import ServiceError
 from service.images import DecodedImage, decode_image
+from service.payload import decode_base64, max_json_separators, parse_json
 from service.pose import (
     PersonRegion,
     crop_person,
@@ -78,7 +76,13 @@ def _options(raw: dict[str, object], model: type[PoseOptions]) -> PoseOptions:
         raise ServiceError(422, validation_message(error)) from error
 
 
-async def _read_multipart(request: Request) -> tuple[bytes, PoseOptions]:
+def _multipart_options(fields: dict[str, str], persons: str, max_persons: int) -> PoseOptions:
+    raw: dict[str, object] = dict(fields)
+    raw["persons"] = parse_json(persons, "multipart field 'persons'", max_json_separators(max_persons))
+    return _options(raw, PoseOptions)
+
+
+async def _read_multipart(request: Request, settings: Settings) -> tuple[bytes, PoseOptions]:
     form = await request.form(max_files=1, max_fields=8)
     image = form.get("image")
     if not isinstance(image, UploadFile):
@@ -86,41 +90,29 @@ async def _read_multipart(request: Request) -> tuple[bytes, PoseOptions]:
     persons = form.get("persons")
     if not isinstance(persons, str):
         raise ServiceError(422, "multipart field 'persons' (a JSON list of persons) is missing")
-    try:
-        persons_value = json.loads(persons)
-    except json.JSONDecodeError as error:
-        raise ServiceError(400, f"multipart field 'persons' is not valid JSON: {error}") from error
-    raw = {key: value for key, value in form.items() if key not in ("image", "persons")}
-    raw["persons"] = persons_value
-    options = _options(raw, PoseOptions)
+    fields = {key: value for key, value in form.items() if key not in ("image", "persons")}
+    options = await run_in_threadpool(_multipart_options, fields, persons, settings.max_persons)
     return await image.read(), options
 
 
-async def _read_json(request: Request) -> tuple[bytes, PoseOptions]:
-    body = await request.body()
-    try:
-        raw = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ServiceError(400, f"the request body is not valid JSON: {error}") from error
+def _json_request(body: bytes, max_persons: int) -> tuple[bytes, PoseOptions]:
+    raw = parse_json(body, "the request body", max_json_separators(max_persons))
     if not isinstance(raw, dict):
         raise ServiceError(422, "the JSON body must be an object with 'image_base64' and 'persons'")
     options = _options(raw, PoseJsonRequest)
     encoded = options.image_base64
     if encoded.startswith("data:") and "," in encoded:
         encoded = encoded.split(",", 1)[1]
-    try:
-        image = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError) as error:
-        raise ServiceError(400, f"image_base64 is not valid base64: {error}") from error
-    return image, options
+    return decode_base64(encoded), options
 
 
-async def _read_request(request: Request) -> tuple[bytes, PoseOptions]:
+async def _read_request(request: Request, settings: Settings) -> tuple[bytes, PoseOptions]:
+    """The image bytes and options; parsing runs in the thread pool, in bounded steps (service.payload)."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type == "multipart/form-data":
-        return await _read_multipart(request)
+        return await _read_multipart(request, settings)
     if media_type == "application/json":
-        return await _read_json(request)
+        return await run_in_threadpool(_json_request, await request.body(), settings.max_persons)
     received = media_type or "no content type"
     raise ServiceError(415, f"send multipart/form-data or application/json, not {received}")
 
@@ -173,7 +165,7 @@ async def estimate_pose(
     """Multipart (`image` file, `persons` JSON, `flip`, `model`, `version`) or JSON (`image_base64`, ...)."""
     started = time.perf_counter()
     deadline = asyncio.get_running_loop().time() + settings.request_deadline_ms / 1000
-    image_bytes, options = await _read_request(request)
+    image_bytes, options = await _read_request(request, settings)
     if len(options.persons) > settings.max_persons:
         count = len(options.persons)
         raise ServiceError(422, f"too many persons: {count}, the limit is {settings.max_persons}")

@@ -1,0 +1,60 @@
+"""A pose request's JSON and base64 turned into Python values at a bounded cost per call.
+
+Parsing runs in the thread pool, but json.loads and binascii hold the GIL for their whole call, so the
+event loop still waits for each call: the amount of JSON structure is capped before parsing (a request
+needs a few values per person; an image's base64 has no brackets, braces or commas), and base64 is decoded
+in chunks of about a millisecond each.
+"""
+
+import binascii
+import json
+from typing import Any
+
+from service.errors import ServiceError
+
+# Brackets, braces and commas a request may hold: a person needs at most 6 ({"box": [x1, y1, x2, y2]}),
+# the rest of the body a few.
+JSON_SEPARATORS_PER_PERSON = 8
+JSON_SEPARATORS_BESIDE_PERSONS = 32
+_BASE64_WHITESPACE = b" \t\r\n"
+_BASE64_CHUNK = 1 << 20  # a multiple of 4 characters
+
+
+def max_json_separators(max_persons: int) -> int:
+    return JSON_SEPARATORS_PER_PERSON * max_persons + JSON_SEPARATORS_BESIDE_PERSONS
+
+
+def parse_json(data: bytes | str, what: str, max_separators: int) -> Any:
+    """The JSON value of `data`; 400 when it is not JSON or nested too deep, 422 when it holds more
+    values than a request with the most persons needs."""
+    raw = data.encode() if isinstance(data, str) else data
+    separators = raw.count(b"[") + raw.count(b"{") + raw.count(b",")
+    if separators > max_separators:
+        raise ServiceError(
+            422,
+            f"{what} holds {separators} brackets, braces and commas; a request with the most persons allowed "
+            f"needs at most {max_separators}",
+        )
+    try:
+        return json.loads(raw)
+    except RecursionError as error:
+        raise ServiceError(400, f"{what} is nested too deeply") from error
+    except ValueError as error:  # JSONDecodeError, UnicodeDecodeError, an integer with too many digits
+        raise ServiceError(400, f"{what} is not valid JSON: {error}") from error
+
+
+def decode_base64(text: str) -> bytes:
+    """Bytes of base64 text; line breaks and spaces are allowed (MIME wraps lines), other characters not."""
+    try:
+        encoded = text.encode("ascii").translate(None, _BASE64_WHITESPACE)
+    except UnicodeEncodeError as error:
+        raise ServiceError(400, f"image_base64 is not valid base64: {error}") from error
+    if len(encoded) % 4:
+        raise ServiceError(400, "image_base64 is not valid base64: its length is not a multiple of 4")
+    try:
+        return b"".join(
+            binascii.a2b_base64(encoded[start : start + _BASE64_CHUNK], strict_mode=True)
+            for start in range(0, len(encoded), _BASE64_CHUNK)
+        )
+    except binascii.Error as error:
+        raise ServiceError(400, f"image_base64 is not valid base64: {error}") from error
