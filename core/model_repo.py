@@ -153,5 +153,5 @@ def list_versions(model_dir: Path) -> list[int]:
             versions.append(int(path.name))
         else:
             model = Path(model_dir).name
-            logger.warning("skipping folder %r of model %r: version folders are named 1, 2, ...", path.name, model)
+            logger.warning("skipping folder %r of model %r: versions are named 1, 2, ...", path.name, model)
     return sorted(versions)

@@ -5,10 +5,40 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, field_validator, model_validator
 
 
+def inline_json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema with its $defs written in place, so that it holds no $ref to resolve.
+
+    Embedded in the OpenAPI document, pydantic's local "#/$defs/..." refs would resolve against the
+    document, which has no $defs; the request models are not recursive, so inlining terminates.
+    """
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return resolve(schema)
+
+
 class Person(BaseModel):
     """A person: a box [x1, y1, x2, y2], or an MPII centre [cx, cy] and scale (crop side 200*scale)."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={  # the rule of _one_form, for generated clients and fuzzers
+            "oneOf": [
+                {"required": ["box"], "not": {"anyOf": [{"required": ["center"]}, {"required": ["scale"]}]}},
+                {"required": ["center", "scale"], "not": {"required": ["box"]}},
+            ]
+        },
+    )
 
     # Strict: persons are always JSON, where true is not a number.
     box: tuple[StrictFloat, StrictFloat, StrictFloat, StrictFloat] | None = None

@@ -39,22 +39,29 @@ from service.schemas import (
     PoseJsonRequest,
     PoseOptions,
     PoseResponse,
+    inline_json_schema,
 )
 from service.settings import Settings
 from service.validation import validation_message
 
 router = APIRouter(tags=["pose"], dependencies=[Depends(require_api_key)])
 
-_REF = "#/components/schemas/{model}"
+_JSON_BODY_SCHEMA = inline_json_schema(PoseJsonRequest)
 _MULTIPART_SCHEMA = {
     "type": "object",
     "required": ["image", "persons"],
+    "additionalProperties": False,
     "properties": {
         "image": {"type": "string", "format": "binary", "description": "JPEG, PNG, BMP or WebP file"},
-        "persons": {"type": "string", "description": 'JSON list, e.g. [{"box": [10, 20, 200, 400]}]'},
+        "persons": {
+            "type": "string",
+            "description": 'JSON list, e.g. [{"box": [10, 20, 200, 400]}]',
+            "contentMediaType": "application/json",
+            "contentSchema": _JSON_BODY_SCHEMA["properties"]["persons"],
+        },
         "flip": {"type": "boolean", "default": True},
         "model": {"type": "string"},
-        "version": {"type": "integer"},
+        "version": {"type": "integer", "minimum": 1},
     },
 }
 _OPENAPI_BODY = {
@@ -62,7 +69,7 @@ _OPENAPI_BODY = {
         "required": True,
         "content": {
             "multipart/form-data": {"schema": _MULTIPART_SCHEMA},
-            "application/json": {"schema": PoseJsonRequest.model_json_schema(ref_template=_REF)},
+            "application/json": {"schema": _JSON_BODY_SCHEMA},
         },
     }
 }
