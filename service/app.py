@@ -67,7 +67,9 @@ def create_app(settings: Settings | None = None, backend_factory: BackendFactory
     app.include_router(pose.router)
     app.include_router(models.router)
     app.include_router(health.router)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
+    )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
 
     @app.exception_handler(ServiceError)
