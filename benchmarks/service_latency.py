@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO_ROOT))
 from core.model_repo import read_metadata  # noqa: E402
 from service.backends import create_backend  # noqa: E402
 from service.images import decode_image  # noqa: E402
-from service.pose import crop_person, person_groups, region_from_center  # noqa: E402
+from service.regions import crop_person, person_groups, region_from_center  # noqa: E402
 from service.repository import find_versions  # noqa: E402
 from service.settings import Settings  # noqa: E402
 

@@ -16,14 +16,15 @@ or point --model-repo / HGPOSE_MODEL_REPO at an existing repository.
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    from service.backends.registry import BACKEND_CHOICES
+    from service.settings import LOG_LEVELS
+
     parser = argparse.ArgumentParser(prog="hgpose-serve", description=__doc__)
     parser.add_argument("--host", help="bind address (HGPOSE_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (HGPOSE_PORT, default 8000)")
     parser.add_argument("--model-repo", help="model repository (HGPOSE_MODEL_REPO, default model_repo)")
-    parser.add_argument(
-        "--backend", choices=["auto", "onnxruntime", "lite", "mindspore"], help="runtime (HGPOSE_BACKEND)"
-    )
-    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], help="HGPOSE_LOG_LEVEL")
+    parser.add_argument("--backend", choices=BACKEND_CHOICES, help="runtime (HGPOSE_BACKEND)")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, help="HGPOSE_LOG_LEVEL")
     return parser.parse_args(argv)
 
 

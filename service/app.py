@@ -14,10 +14,11 @@ from service.api import health, models, pose
 from service.backends import resolve_backend
 from service.errors import ServiceError
 from service.logs import request_id_var
-from service.metrics import ServiceMetrics
 from service.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from service.repository import BackendFactory, ModelRepository, load_repository
+from service.model_version import BackendFactory
+from service.repository import ModelRepository, load_repository
 from service.settings import Settings
+from service.telemetry import ServiceMetrics
 from service.validation import validation_message
 
 logger = logging.getLogger(__name__)

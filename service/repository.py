@@ -2,70 +2,44 @@
 
 Layout model_repo/<name>/<version>/ as the training export writes it (core.model_repo). A version whose
 metadata is malformed, whose model file is missing or fails its checksum, or whose backend cannot load or
-run it, is kept in the listing as "unavailable" with the reason; the other versions serve. A model's
+run it, is kept in the listing as unavailable with the reason; the other versions serve. A model's
 default is its newest ready version.
 """
 
-import logging
-import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-import numpy as np
-
-from core.codec import HeatmapCodec
-from core.model_repo import ModelMetadata, ModelRepositoryError, list_versions, read_metadata, verify_file
-from service.backends import Backend, create_backend, model_file
-from service.batching import BatchObserver, DynamicBatcher
+from core.model_repo import list_versions
+from service.backends import create_backend
+from service.batching import BatchObserver
 from service.errors import ServiceError
+from service.model_version import BackendFactory, LoadedModel, ModelVersion, VersionKey, load_version
 from service.settings import Settings
 
-logger = logging.getLogger(__name__)
-
-READY = "ready"
-UNAVAILABLE = "unavailable"
-
-BackendFactory = Callable[[str, Path, Settings], Backend]
 ObserverFactory = Callable[[str], BatchObserver]
 
 
-@dataclass
-class ModelVersion:
-    name: str
-    version: int
-    path: Path
-    backend_name: str
-    metadata: ModelMetadata | None = None
-    status: str = UNAVAILABLE
-    reason: str | None = None
-    backend: Backend | None = None
-    batcher: DynamicBatcher | None = None
-    codec: HeatmapCodec | None = None
-
-    @property
-    def label(self) -> str:
-        return f"{self.name}:{self.version}"
-
-    @property
-    def ready(self) -> bool:
-        return self.status == READY
-
-
-@dataclass
 class ModelRepository:
-    root: Path
-    models: dict[str, dict[int, ModelVersion]] = field(default_factory=dict)
+    """Every model's versions by name and number; read-only once loaded."""
+
+    def __init__(self, root: Path, models: Mapping[str, Mapping[int, ModelVersion]] | None = None) -> None:
+        self.root = root
+        self.models: Mapping[str, Mapping[int, ModelVersion]] = models or {}
+
+    def loaded(self) -> list[LoadedModel]:
+        return [
+            v for versions in self.models.values() for v in versions.values() if isinstance(v, LoadedModel)
+        ]
 
     @property
     def ready_count(self) -> int:
-        return sum(v.ready for versions in self.models.values() for v in versions.values())
+        return len(self.loaded())
 
-    def default_version(self, name: str) -> ModelVersion | None:
-        ready = [v for v in self.models.get(name, {}).values() if v.ready]
+    def default_version(self, name: str) -> LoadedModel | None:
+        ready = [v for v in self.models.get(name, {}).values() if isinstance(v, LoadedModel)]
         return max(ready, key=lambda v: v.version) if ready else None
 
-    def resolve(self, name: str | None, version: int | None, default_model: str | None) -> ModelVersion:
+    def resolve(self, name: str | None, version: int | None, default_model: str | None) -> LoadedModel:
         """The version a request asks for; 404 for an unknown name/version, 503 when it is not ready."""
         if name is None:
             name = default_model
@@ -85,7 +59,7 @@ class ModelRepository:
             raise ServiceError(
                 404, f"model {name!r} has no version {version} (has {', '.join(map(str, sorted(versions)))})"
             )
-        if not entry.ready:
+        if not isinstance(entry, LoadedModel):
             raise ServiceError(503, f"model {name!r} version {version} is not ready: {entry.reason}")
         return entry
 
@@ -101,19 +75,14 @@ class ModelRepository:
         raise ServiceError(400, f"several models are served ({', '.join(ready)}): choose with 'model'")
 
     def start(self) -> None:
-        for versions in self.models.values():
-            for entry in versions.values():
-                if entry.batcher is not None:
-                    entry.batcher.start()
+        for model in self.loaded():
+            model.batcher.start()
 
     async def close(self) -> None:
         """Finish queued work, then release every backend."""
-        for versions in self.models.values():
-            for entry in versions.values():
-                if entry.batcher is not None:
-                    await entry.batcher.close()
-                if entry.backend is not None:
-                    entry.backend.close()
+        for model in self.loaded():
+            await model.batcher.close()
+            model.backend.close()
 
 
 def find_versions(root: Path) -> list[tuple[str, int, Path]]:
@@ -121,58 +90,10 @@ def find_versions(root: Path) -> list[tuple[str, int, Path]]:
     root = Path(root)
     if not root.is_dir():
         return []
-    found = []
+    found: list[tuple[str, int, Path]] = []
     for model_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         found.extend((model_dir.name, v, model_dir / str(v)) for v in list_versions(model_dir))
     return found
-
-
-def _load_version(
-    entry: ModelVersion, settings: Settings, backend_factory: BackendFactory, observer: BatchObserver | None
-) -> None:
-    metadata = read_metadata(entry.path)
-    entry.metadata = metadata
-    if metadata.name != entry.name:
-        raise ModelRepositoryError(f"metadata names model {metadata.name!r}, the folder {entry.name!r}")
-    size = metadata.input.height
-    if metadata.input.width != size or metadata.output.heatmap_width != metadata.output.heatmap_height:
-        raise ModelRepositoryError("only square inputs and heatmaps are supported")
-    verify_file(entry.path, metadata, model_file(entry.backend_name))
-    codec = HeatmapCodec(input_size=size, heatmap_size=metadata.output.heatmap_height)
-    backend = backend_factory(entry.backend_name, entry.path, settings)
-    try:
-        probe = backend.infer(np.zeros((1, size, size, 3), dtype=np.float32))
-        expected = (
-            1,
-            metadata.output.nstack,
-            metadata.output.num_joints,
-            metadata.output.heatmap_height,
-            metadata.output.heatmap_width,
-        )
-        if probe.shape != expected:
-            raise ModelRepositoryError(f"the model outputs {probe.shape}, its metadata promises {expected}")
-    except Exception:
-        backend.close()
-        raise
-    entry.backend = backend
-    entry.codec = codec
-    entry.batcher = DynamicBatcher(
-        backend.infer,
-        max_batch=settings.max_batch,
-        max_wait_s=settings.max_wait_ms / 1000,
-        queue_size=settings.queue_size,
-        name=entry.label,
-        on_batch=observer,
-    )
-    entry.status = READY
-
-
-def _public_reason(error: Exception, root: Path) -> str:
-    """The error without the server's repository path: clients see paths inside the repository only."""
-    reason = str(error)
-    for prefix in {str(root.resolve()), str(root.absolute()), str(root)}:
-        reason = reason.replace(prefix + os.sep, "")
-    return reason
 
 
 def load_repository(
@@ -182,16 +103,9 @@ def load_repository(
     observer_factory: ObserverFactory | None = None,
 ) -> ModelRepository:
     """Scan settings.model_repo and load every version on `backend_name`; a bad version never raises."""
-    repository = ModelRepository(root=Path(settings.model_repo))
+    models: dict[str, dict[int, ModelVersion]] = {}
     for name, version, path in find_versions(settings.model_repo):
-        entry = ModelVersion(name=name, version=version, path=path, backend_name=backend_name)
-        repository.models.setdefault(name, {})[version] = entry
-        observer = observer_factory(entry.label) if observer_factory else None
-        try:
-            _load_version(entry, settings, backend_factory, observer)
-        except Exception as error:  # runtimes raise their own types; one bad version spares the rest
-            entry.reason = _public_reason(error, Path(settings.model_repo))
-            logger.error("model %s is not ready: %s", entry.label, error)
-        else:
-            logger.info("model %s ready on %s", entry.label, backend_name)
-    return repository
+        key = VersionKey(name, version, path, backend_name)
+        observer = observer_factory(key.label) if observer_factory else None
+        models.setdefault(name, {})[version] = load_version(key, settings, backend_factory, observer)
+    return ModelRepository(Path(settings.model_repo), models)

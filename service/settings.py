@@ -1,12 +1,19 @@
 """Every tunable of the service in one typed object, read from HGPOSE_* environment variables."""
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-BackendName = Literal["auto", "onnxruntime", "lite", "mindspore"]
+from core.devices import MindSporeTarget
+from service.backends.registry import BACKEND_CHOICES
+from service.gears import DEFAULT_GEARS, check_gears
+
+LogLevel = Literal["debug", "info", "warning", "error"]
+LiteTarget = Literal["ascend", "gpu", "cpu"]
+
+LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
 
 
 class Settings(BaseSettings):
@@ -18,18 +25,22 @@ class Settings(BaseSettings):
     default_model: str | None = Field(
         default=None, description="model used when a request names none (default: the only one served)"
     )
-    backend: BackendName = "auto"
+    backend: str = Field(default="auto", description=f"one of {', '.join(BACKEND_CHOICES)}")
 
     ort_intra_op_threads: int = Field(default=0, ge=0, description="0 lets onnxruntime choose")
     ort_inter_op_threads: int = Field(default=1, ge=0)
     ort_use_cuda: bool = True
 
-    lite_target: Literal["ascend", "gpu", "cpu"] = "ascend"
+    lite_target: LiteTarget = "ascend"
     lite_device_id: int = Field(default=0, ge=0)
     lite_precision_mode: str = "enforce_fp32"
     lite_cpu_threads: int = Field(default=2, ge=0)
+    lite_batch_gears: Annotated[tuple[int, ...], NoDecode] = Field(
+        default=DEFAULT_GEARS,
+        description="batch sizes Lite declares on Ascend/GPU (2 is always added; each <= 2048)",
+    )
 
-    mindspore_device_target: Literal["CPU", "GPU", "Ascend"] = "CPU"
+    mindspore_device_target: MindSporeTarget = "CPU"
 
     max_batch: int = Field(default=8, ge=1, description="most crops (flip copies included) per inference")
     max_wait_ms: float = Field(default=2.0, ge=0, description="how long a batch waits to fill up")
@@ -55,14 +66,33 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-    graceful_shutdown_s: float = Field(default=30.0, ge=0)
+    log_level: LogLevel = "info"
+    graceful_shutdown_s: int = Field(
+        default=30, ge=0, description="seconds in-flight requests get on SIGTERM"
+    )
+
+    @field_validator("backend")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if value not in BACKEND_CHOICES:
+            raise ValueError(f"unknown backend {value!r}: choose one of {', '.join(BACKEND_CHOICES)}")
+        return value
 
     @field_validator("api_key")
     @classmethod
     def _empty_key_means_none(cls, value: str | None) -> str | None:
         """`HGPOSE_API_KEY=` (as compose passes an unset variable) turns authentication off."""
         return value or None
+
+    @field_validator("lite_batch_gears", mode="before")
+    @classmethod
+    def _gears_from_text(cls, value: object) -> tuple[int, ...]:
+        """`HGPOSE_LITE_BATCH_GEARS=1,2,4,8`: sorted, distinct, with the flip pair 2, each in 1..2048."""
+        if isinstance(value, str):
+            value = [part for part in value.replace(" ", "").split(",") if part]
+        if not isinstance(value, list | tuple):
+            raise ValueError("lite_batch_gears is a comma-separated list of batch sizes, e.g. 1,2,4,8")
+        return check_gears([int(g) for g in value])
 
     @model_validator(mode="after")
     def _queue_holds_a_request(self) -> "Settings":

@@ -20,10 +20,11 @@ import numpy as np
 from mindspore import nn
 
 from core.codec import HeatmapCodec
+from core.devices import MINDSPORE_TARGETS
 from core.metrics import ScoreReport, score_predictions
 from core.mpii import MpiiAnnotations, read_annotations, write_predictions
 from training.checkpoints import load_network
-from training.dataset import HEATMAP_STRIDE, crop_batch
+from training.dataset import crop_batch
 from training.runtime import use_device
 
 RESULT_FILE = "result.txt"
@@ -70,7 +71,7 @@ def evaluate(
     """Predict every entry of `annotations` and score the predictions (0-based) with core.metrics."""
     started = time.perf_counter()
     net.set_train(False)
-    codec = HeatmapCodec(input_size, input_size // HEATMAP_STRIDE)
+    codec = HeatmapCodec.for_input_size(input_size)
     preds, scores = [], []
     for start in range(0, len(annotations), batch_size):
         indices = range(start, min(start + batch_size, len(annotations)))
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--limit", type=int, default=None, help="score only the first N entries")
     parser.add_argument("--out", type=Path, default=Path("."), help="folder for result.txt and preds.h5")
-    parser.add_argument("--device-target", default="CPU", choices=("CPU", "GPU", "Ascend"))
+    parser.add_argument("--device-target", default="CPU", choices=MINDSPORE_TARGETS)
     args = parser.parse_args(argv)
 
     use_device(args.device_target)

@@ -7,9 +7,9 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.errors import ServiceError
-from service.metrics import ServiceMetrics
 from service.repository import ModelRepository
 from service.settings import Settings
+from service.telemetry import ServiceMetrics
 
 _bearer = HTTPBearer(auto_error=False, description="the HGPOSE_API_KEY, when the service sets one")
 

@@ -27,8 +27,6 @@ async def ready(repository: RepositoryDep) -> Response:
 async def metrics(metrics: MetricsDep, repository: RepositoryDep) -> Response:
     """Prometheus text format."""
     metrics.models_ready.set(repository.ready_count)
-    for versions in repository.models.values():
-        for entry in versions.values():
-            if entry.batcher is not None:
-                metrics.queued_crops.labels(model=entry.label).set(entry.batcher.queued_crops)
+    for model in repository.loaded():
+        metrics.queued_crops.labels(model=model.label).set(model.batcher.queued_crops)
     return Response(metrics.render(), media_type=metrics.content_type)

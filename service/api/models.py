@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Depends
 
 from service.api.deps import RepositoryDep, require_api_key
-from service.repository import ModelVersion
+from service.model_version import ModelVersion
 from service.schemas import ModelInfo, ModelsResponse, VersionInfo
 
 router = APIRouter(tags=["models"], dependencies=[Depends(require_api_key)])
@@ -14,8 +14,8 @@ def _version_info(entry: ModelVersion) -> VersionInfo:
     return VersionInfo(
         version=entry.version,
         status=entry.status,
-        reason=entry.reason,
-        backend=entry.backend_name,
+        reason=getattr(entry, "reason", None),
+        backend=entry.key.backend_name,
         input_size=[metadata.input.height, metadata.input.width] if metadata else None,
         heatmap_size=[metadata.output.heatmap_height, metadata.output.heatmap_width] if metadata else None,
         exported_at=metadata.exported_at if metadata else None,

@@ -2,21 +2,25 @@
 
 import importlib.util
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from core.model_repo import MINDIR_FILE, ONNX_FILE
 from service.backends.base import Backend, BackendError
-from service.settings import Settings
+from service.backends.registry import AUTO, BACKEND_CHOICES, BACKENDS, backend_spec, create_backend
+
+if TYPE_CHECKING:
+    from service.settings import Settings
 
 __all__ = [
+    "BACKENDS",
+    "BACKEND_CHOICES",
     "Backend",
     "BackendError",
     "ascend_device_present",
+    "backend_spec",
     "create_backend",
-    "model_file",
     "resolve_backend",
 ]
 
-MODEL_FILES = {"onnxruntime": ONNX_FILE, "lite": MINDIR_FILE, "mindspore": MINDIR_FILE}
 DEVICE_DIR = Path("/dev")
 
 
@@ -25,9 +29,9 @@ def ascend_device_present(device_id: int, device_dir: Path = DEVICE_DIR) -> bool
     return (device_dir / f"davinci{device_id}").exists()
 
 
-def resolve_backend(settings: Settings, device_dir: Path = DEVICE_DIR) -> str:
+def resolve_backend(settings: "Settings", device_dir: Path = DEVICE_DIR) -> str:
     """The concrete backend; `auto` picks Lite only when its package imports and an Ascend NPU is there."""
-    if settings.backend != "auto":
+    if settings.backend != AUTO:
         return settings.backend
     lite_importable = importlib.util.find_spec("mindspore_lite") is not None
     if (
@@ -37,34 +41,3 @@ def resolve_backend(settings: Settings, device_dir: Path = DEVICE_DIR) -> str:
     ):
         return "lite"
     return "onnxruntime"
-
-
-def model_file(backend: str) -> str:
-    """The file of a model version that `backend` runs."""
-    return MODEL_FILES[backend]
-
-
-def create_backend(backend: str, version_dir: Path, settings: Settings) -> Backend:
-    """Load one model version's file into a backend; raises BackendError."""
-    path = Path(version_dir) / model_file(backend)
-    if backend == "onnxruntime":
-        from service.backends.onnxruntime import OnnxRuntimeBackend
-
-        return OnnxRuntimeBackend(
-            path, settings.ort_intra_op_threads, settings.ort_inter_op_threads, settings.ort_use_cuda
-        )
-    if backend == "lite":
-        from service.backends.lite import LiteBackend
-
-        return LiteBackend(
-            path,
-            settings.lite_target,
-            settings.lite_device_id,
-            settings.lite_precision_mode,
-            settings.lite_cpu_threads,
-        )
-    if backend == "mindspore":
-        from service.backends.mindspore import MindSporeBackend
-
-        return MindSporeBackend(path, settings.mindspore_device_target)
-    raise BackendError(f"unknown backend {backend!r}")

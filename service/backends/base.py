@@ -14,10 +14,19 @@ class Backend(Protocol):
 
     Implementations may assume calls come one at a time from the batcher's single inference thread, but
     must still be safe if called concurrently (the Lite runtime is not, so it locks).
+
+    `batch_sizes` lists the only batch sizes `infer` takes (Lite's gears on Ascend and GPU), None for any:
+    the batcher pads a batch up to the smallest of them that holds it.
     """
 
     name: str
+    batch_sizes: tuple[int, ...] | None
 
     def infer(self, batch: np.ndarray) -> np.ndarray: ...
 
     def close(self) -> None: ...
+
+
+def batch_sizes(backend: Backend) -> tuple[int, ...] | None:
+    """The batch sizes a backend takes; None (any) for a backend that does not say."""
+    return getattr(backend, "batch_sizes", None)

@@ -13,7 +13,13 @@ from service_helpers import MPII_IMAGES, encode_image, random_image
 from core.geometry import crop_image
 from service.errors import ServiceError
 from service.images import decode_image
-from service.pose import CROP_WINDOW_PIXELS, crop_person, person_groups, region_from_box, region_from_center
+from service.regions import (
+    CROP_WINDOW_PIXELS,
+    crop_person,
+    person_groups,
+    region_from_box,
+    region_from_center,
+)
 
 
 def png_header_only(width: int, height: int) -> bytes:

@@ -66,6 +66,9 @@ def test_metadata_contents(exported: Path, network: StackedHourglass) -> None:
     assert (metadata.name, metadata.version) == ("small", 1)
     assert (metadata.input.layout, metadata.input.height, metadata.input.width) == ("NHWC", 64, 64)
     assert (metadata.input.color, metadata.input.pixel_scale) == ("RGB", 1.0 / 255.0)
+    # the MINDIR graph's input, named after StackedHourglass.construct's argument, for Lite's input_shape
+    assert "StackedHourglass" in metadata.input.mindir_name
+    assert metadata.input.mindir_name.endswith(":images")
     assert (metadata.output.nstack, metadata.output.num_joints) == (2, 16)
     assert (metadata.output.heatmap_height, metadata.output.heatmap_width) == (16, 16)
     assert metadata.features == CONFIG.features

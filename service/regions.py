@@ -1,8 +1,7 @@
-"""From an image and person regions to crops, and from heatmaps back to keypoints (REFERENCE.md §7).
+"""From the persons a request gives (boxes or MPII centre and scale) to regions, and from regions to crops.
 
 Crops are core.geometry.crop_image's on float32 pixels (then x pixel_scale, as the reference divides by
-255 after cropping), made tile by tile from bounded windows of the decoded image; decoding uses
-core.codec.HeatmapCodec with the model's own input and heatmap sizes.
+255 after cropping; REFERENCE.md §7), made tile by tile from bounded windows of the decoded image.
 """
 
 import math
@@ -10,10 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.codec import DecodedKeypoints, HeatmapCodec
 from core.geometry import MPII_SCALE_UNIT, box_to_center_scale, center_scale_to_box, crop_image_tiled
 from service.errors import ServiceError
 from service.images import DecodedImage
+from service.schemas import Person
 
 # A crop side over this many times the image's longer side would shrink the image to a dot.
 MAX_CROP_TO_IMAGE_RATIO = 100
@@ -50,7 +49,7 @@ def _check_crop_size(scale: float, width: int, height: int) -> None:
 
 
 def region_from_box(box: tuple[float, ...], width: int, height: int) -> PersonRegion:
-    """A person box (x1, y1, x2, y2); 422 when it is empty, degenerate, far too large or outside the image."""
+    """A person box (x1, y1, x2, y2); 422 when it is empty, degenerate or outside the image."""
     try:
         center, scale = box_to_center_scale(np.asarray(box, dtype=np.float64))
     except ValueError as error:
@@ -61,8 +60,7 @@ def region_from_box(box: tuple[float, ...], width: int, height: int) -> PersonRe
 
 
 def region_from_center(center: tuple[float, float], scale: float, width: int, height: int) -> PersonRegion:
-    """An MPII centre and scale (crop side 200*scale); 422 for a scale <= 0, a crop far larger than the
-    image or a crop outside it."""
+    """An MPII centre and scale (crop side 200*scale); 422 for a scale <= 0 or a crop outside the image."""
     if not (math.isfinite(scale) and scale > 0):
         raise ServiceError(422, f"person scale must be a positive number, got {scale}")
     _check_crop_size(scale, width, height)
@@ -70,6 +68,14 @@ def region_from_center(center: tuple[float, float], scale: float, width: int, he
     box = center_scale_to_box(center_array, scale)
     _check_overlaps_image(box, width, height, "person crop")
     return PersonRegion(box=box, center=center_array, scale=float(scale))
+
+
+def region_from_person(person: Person, width: int, height: int) -> PersonRegion:
+    if person.box is not None:
+        return region_from_box(person.box, width, height)
+    if person.center is None or person.scale is None:
+        raise ServiceError(422, "a person needs 'box' or both 'center' and 'scale'")
+    return region_from_center(person.center, person.scale, width, height)
 
 
 def crop_person(image: DecodedImage, region: PersonRegion, size: int, pixel_scale: float) -> np.ndarray:
@@ -94,14 +100,3 @@ def person_groups(crops: np.ndarray, flip: bool) -> list[np.ndarray]:
         return [crops[i : i + 1] for i in range(len(crops))]
     mirrored = crops[:, :, ::-1]
     return [np.stack([crops[i], mirrored[i]]) for i in range(len(crops))]
-
-
-def decode_persons(
-    outputs: list[np.ndarray], regions: list[PersonRegion], codec: HeatmapCodec, flip: bool
-) -> DecodedKeypoints:
-    """Keypoints from each group's raw output (k, nstack, J, h, w), using the last stack."""
-    last_stack = np.stack([output[:, -1] for output in outputs])
-    centers = np.stack([region.center for region in regions])
-    scales = np.array([region.scale for region in regions])
-    flipped = last_stack[:, 1] if flip else None
-    return codec.decode(last_stack[:, 0], centers, scales, flipped_heatmaps=flipped)
