@@ -28,9 +28,14 @@ from service.telemetry import ServiceMetrics
 
 @dataclass(frozen=True)
 class PoseEstimate:
-    """What the pipeline found for one request, and how long each step took (seconds)."""
+    """What the pipeline found for one request, and how long each step took (seconds).
+
+    `image` is the decoded upright image the keypoints refer to, kept only for `render=png`: a request
+    waiting for inference holds its crops, not its image.
+    """
 
     model: LoadedModel
+    image: DecodedImage | None
     width: int
     height: int
     regions: list[PersonRegion]
@@ -70,6 +75,7 @@ async def estimate(
     deadline: float,
     settings: Settings,
     metrics: ServiceMetrics,
+    keep_image: bool = False,
 ) -> PoseEstimate:
     """Run one request's image and persons through `model`; `deadline` is on the event loop's clock."""
     started = time.perf_counter()
@@ -79,6 +85,8 @@ async def estimate(
     decoded_image = time.perf_counter()
     crops = await run_in_threadpool(_crops, image, regions, model)
     groups = person_groups(crops, flip)
+    kept_image = image if keep_image else None
+    del image
 
     queued = time.perf_counter()
     results = await _infer(model, groups, deadline)
@@ -95,7 +103,7 @@ async def estimate(
         "batch_and_inference": inferred - queued,
         "decode_keypoints": finished - inferred,
     }
-    return PoseEstimate(model, width, height, regions, keypoints, timing)
+    return PoseEstimate(model, kept_image, width, height, regions, keypoints, timing)
 
 
 def response_body(found: PoseEstimate, timing_s: dict[str, float]) -> PoseResponse:
@@ -124,9 +132,17 @@ def response_body(found: PoseEstimate, timing_s: dict[str, float]) -> PoseRespon
 
 
 async def run(
-    request: Request, settings: Settings, repository: ModelRepository, metrics: ServiceMetrics
-) -> PoseResponse:
-    """The whole pipeline for one HTTP request; raises ServiceError or BatcherError."""
+    request: Request,
+    settings: Settings,
+    repository: ModelRepository,
+    metrics: ServiceMetrics,
+    keep_image: bool = False,
+) -> tuple[PoseEstimate, PoseResponse]:
+    """The whole pipeline for one HTTP request: what it found (with the image when `keep_image`, for
+    rendering) and the response body.
+
+    Raises ServiceError or BatcherError.
+    """
     started = time.perf_counter()
     deadline = asyncio.get_running_loop().time() + settings.request_deadline_ms / 1000
     pose_request = await read_pose_request(request, settings.max_persons)
@@ -137,7 +153,7 @@ async def run(
     model = repository.resolve(options.model, options.version, settings.default_model)
     read = time.perf_counter()
     found = await estimate(
-        model, pose_request.image_bytes, options.persons, options.flip, deadline, settings, metrics
+        model, pose_request.image_bytes, options.persons, options.flip, deadline, settings, metrics, keep_image
     )
     timing = {"read_request": read - started, **found.timing_s, "total": time.perf_counter() - started}
-    return response_body(found, timing)
+    return found, response_body(found, timing)

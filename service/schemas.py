@@ -5,27 +5,6 @@ from typing import Any, Self
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, field_validator, model_validator
 
 
-def inline_json_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The model's JSON schema with its $defs written in place, so that it holds no $ref to resolve.
-
-    Embedded in the OpenAPI document, pydantic's local "#/$defs/..." refs would resolve against the
-    document, which has no $defs; the request models are not recursive, so inlining terminates.
-    """
-    schema = model.model_json_schema()
-    definitions = schema.pop("$defs", {})
-
-    def resolve(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
-            return {key: resolve(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [resolve(item) for item in node]
-        return node
-
-    return resolve(schema)
-
-
 class Person(BaseModel):
     """A person: a box [x1, y1, x2, y2], or an MPII centre [cx, cy] and scale (crop side 200*scale)."""
 
@@ -137,3 +116,21 @@ class HealthResponse(BaseModel):
 class ErrorResponse(BaseModel):
     detail: str
     request_id: str | None = None
+
+
+class JointInfo(BaseModel):
+    name: str
+    side: str = Field(description="'right', 'left' or 'center' (the person's own side)")
+
+
+class LimbInfo(BaseModel):
+    joints: tuple[str, str]
+    side: str
+
+
+class SkeletonResponse(BaseModel):
+    """What a drawing needs: the joints in response order, the limbs between them, the colour of each side."""
+
+    joints: list[JointInfo]
+    limbs: list[LimbInfo]
+    colors: dict[str, str] = Field(description="CSS colour per side, the ones render=png draws in")
