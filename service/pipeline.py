@@ -152,8 +152,7 @@ async def run(
         raise ServiceError(422, f"too many persons: {count}, the limit is {settings.max_persons}")
     model = repository.resolve(options.model, options.version, settings.default_model)
     read = time.perf_counter()
-    found = await estimate(
-        model, pose_request.image_bytes, options.persons, options.flip, deadline, settings, metrics, keep_image
-    )
+    image_bytes, persons, flip = pose_request.image_bytes, options.persons, options.flip
+    found = await estimate(model, image_bytes, persons, flip, deadline, settings, metrics, keep_image)
     timing = {"read_request": read - started, **found.timing_s, "total": time.perf_counter() - started}
     return found, response_body(found, timing)
