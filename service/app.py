@@ -1,5 +1,6 @@
 """The FastAPI application factory: settings in, app out; the lifespan loads and releases the models."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, backend_factory: BackendFactory
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.decode_slots = asyncio.Semaphore(settings.max_concurrent_decodes)
     app.state.metrics = metrics
     app.state.repository = ModelRepository(root=settings.model_repo)
     app.include_router(pose.router)

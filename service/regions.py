@@ -94,6 +94,11 @@ def crop_person(image: DecodedImage, region: PersonRegion, size: int, pixel_scal
     return crop * np.float32(pixel_scale)
 
 
+def crops_per_person(flip: bool) -> int:
+    """A person's crop, and its mirror when flip is on: what person_groups puts in one group."""
+    return 2 if flip else 1
+
+
 def person_groups(crops: np.ndarray, flip: bool) -> list[np.ndarray]:
     """One batcher group per person: its crop, followed by the mirrored crop when flip is on."""
     if not flip:

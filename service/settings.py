@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     max_image_pixels: int = Field(default=40_000_000, ge=1)
     max_persons: int = Field(default=16, ge=1)
+    max_concurrent_decodes: int = Field(
+        default=2, ge=1, description="images decoded and cropped at once (each up to 8 bytes per pixel)"
+    )
 
     max_header_bytes: int = Field(
         default=16 * 1024, ge=1024, description="request line and headers (h11 answers 400 and closes above)"

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from service import pipeline
-from service.api.deps import MetricsDep, RepositoryDep, SettingsDep, require_api_key
+from service.api.deps import DecodeSlotsDep, MetricsDep, RepositoryDep, SettingsDep, require_api_key
 from service.batching import (
     BatcherClosedError,
     BatcherError,
@@ -115,6 +115,7 @@ async def estimate_pose(
     settings: SettingsDep,
     repository: RepositoryDep,
     metrics: MetricsDep,
+    decode_slots: DecodeSlotsDep,
     render: RenderQuery = None,
 ) -> PoseResponse | Response:
     """Multipart (`image` file, `persons` JSON, `flip`, `model`, `version`) or JSON (`image_base64`, ...).
@@ -123,7 +124,7 @@ async def estimate_pose(
     """
     png = wants_png(render, request.headers.get("accept", ""))
     try:
-        found, body = await pipeline.run(request, settings, repository, metrics, keep_image=png)
+        found, body = await pipeline.run(request, settings, repository, metrics, decode_slots, keep_image=png)
     except BatcherError as error:
         raise http_error(error, settings) from error
     if png:
