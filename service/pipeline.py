@@ -18,10 +18,10 @@ from core.codec import DecodedKeypoints
 from service.batching import BatchResult, DeadlineExceededError, Reservation
 from service.errors import ServiceError
 from service.images import DecodedImage, decode_image
+from service.live_repository import LiveRepository
 from service.model_version import LoadedModel
 from service.pose_request import read_pose_request
 from service.regions import PersonRegion, crop_person, crops_per_person, person_groups, region_from_person
-from service.repository import ModelRepository
 from service.schemas import ImageSize, Keypoint, ModelRef, Person, PersonPose, PoseResponse
 from service.settings import Settings
 from service.telemetry import ServiceMetrics
@@ -157,7 +157,7 @@ def response_body(found: PoseEstimate, timing_s: dict[str, float]) -> PoseRespon
 async def run(
     request: Request,
     settings: Settings,
-    repository: ModelRepository,
+    repository: LiveRepository,
     metrics: ServiceMetrics,
     decode_slots: asyncio.Semaphore,
     keep_image: bool = False,
@@ -174,11 +174,11 @@ async def run(
     if len(options.persons) > settings.max_persons:
         count = len(options.persons)
         raise ServiceError(422, f"too many persons: {count}, the limit is {settings.max_persons}")
-    model = repository.resolve(options.model, options.version, settings.default_model)
-    read = time.perf_counter()
-    image_bytes, persons, flip = pose_request.image_bytes, options.persons, options.flip
-    found = await estimate(
-        model, image_bytes, persons, flip, deadline, settings, metrics, decode_slots, keep_image
-    )
+    with repository.lease(options.model, options.version, settings.default_model) as model:
+        read = time.perf_counter()
+        image_bytes, persons, flip = pose_request.image_bytes, options.persons, options.flip
+        found = await estimate(
+            model, image_bytes, persons, flip, deadline, settings, metrics, decode_slots, keep_image
+        )
     timing = {"read_request": read - started, **found.timing_s, "total": time.perf_counter() - started}
     return found, response_body(found, timing)

@@ -28,8 +28,9 @@ from torch.utils.data import DataLoader, RandomSampler
 
 from core.codec import HeatmapCodec
 from core.metrics import score_predictions
-from core.mpii import MpiiAnnotations, read_annotations
+from core.mpii import MpiiAnnotations
 from training.dataset import PoseDataset, crop_batch
+from training.synth.annotation import read_annotations_without
 from training.torch_network import PoseNet
 
 LR_DECAY, LR_DECAY_STEPS = 0.985, 500
@@ -88,8 +89,11 @@ class Schedule:
 def train(args: argparse.Namespace, held_out: HeldOut, device: torch.device) -> list[CurvePoint]:
     torch.manual_seed(args.seed)
     torch.backends.cudnn.benchmark = True
-    data = PoseDataset.from_files(
-        args.data / "annot" / "train.h5", args.data / "images", input_size=args.input_size, seed=args.seed
+    data = PoseDataset(
+        read_annotations_without(args.data / "annot" / "train.h5", tuple(args.exclude_family)),
+        args.data / "images",
+        input_size=args.input_size,
+        seed=args.seed,
     )
     loader = DataLoader(
         data,
@@ -173,12 +177,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--val-persons", type=int, default=300)
     parser.add_argument("--workers", type=int, default=4, help="data loading processes")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--exclude-family",
+        action="append",
+        default=[],
+        metavar="FAMILY",
+        help="leave out the persons of a training.synth style family (repeatable), to measure generalisation",
+    )
     args = parser.parse_args(argv)
     # One OpenCV thread per process, set here before OpenCV first runs: the loader processes fork from this
     # one and inherit it. Setting it in each worker instead hung every worker once this process had a pool.
     cv2.setNumThreads(1)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    annotations = read_annotations(args.data / "annot" / "valid.h5")
+    annotations = read_annotations_without(args.data / "annot" / "valid.h5", tuple(args.exclude_family))
     held_out = HeldOut(annotations.subset(args.val_persons), args.data / "images", args.input_size)
     print(f"torch {torch.__version__} on {torch.cuda.get_device_name() if device.type == 'cuda' else 'CPU'}")
     train(args, held_out, device)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from service import pipeline
-from service.api.deps import DecodeSlotsDep, MetricsDep, RepositoryDep, SettingsDep, require_api_key
+from service.api.deps import DecodeSlotsDep, LiveRepositoryDep, MetricsDep, SettingsDep, require_api_key
 from service.batching import (
     BatcherClosedError,
     BatcherError,
@@ -113,7 +113,7 @@ def http_error(error: BatcherError, settings: Settings) -> ServiceError:
 async def estimate_pose(
     request: Request,
     settings: SettingsDep,
-    repository: RepositoryDep,
+    repository: LiveRepositoryDep,
     metrics: MetricsDep,
     decode_slots: DecodeSlotsDep,
     render: RenderQuery = None,

@@ -7,6 +7,7 @@ import argparse
 import time
 from pathlib import Path
 
+from training.synth.families import FAMILIES, select_families
 from training.synth.parallel import generate
 from training.synth.scene import DEFAULT_IMAGE_SIZE
 
@@ -26,13 +27,32 @@ def main(argv: list[str] | None = None) -> None:
         help="image height and width are drawn from [MIN, MAX] pixels",
     )
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    parser.add_argument(
+        "--families",
+        type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+        default=None,
+        help=f"comma-separated style families to draw (default: all of {','.join(FAMILIES)})",
+    )
+    parser.add_argument(
+        "--exclude-family",
+        action="append",
+        default=[],
+        metavar="FAMILY",
+        help="leave a family out (repeatable)",
+    )
     args = parser.parse_args(argv)
     if args.train < 0 or args.val < 0 or not 64 <= args.image_size[0] <= args.image_size[1]:
         parser.error("--train/--val must be >= 0 and 64 <= MIN <= MAX for --image-size")
+    try:
+        families = select_families(args.families, args.exclude_family)
+    except ValueError as error:
+        parser.error(str(error))
     started = time.perf_counter()
-    result = generate(args.out, args.train, args.val, args.seed, tuple(args.image_size), args.workers)
+    result = generate(
+        args.out, args.train, args.val, args.seed, tuple(args.image_size), args.workers, families
+    )
     images = len({name for split in result.values() for name in split.imgname})
     print(
         f"wrote {len(result['train'])} train and {len(result['valid'])} valid persons on {images} images "
-        f"to {args.out} in {time.perf_counter() - started:.1f} s"
+        f"({', '.join(families)}) to {args.out} in {time.perf_counter() - started:.1f} s"
     )

@@ -13,6 +13,7 @@ import numpy as np
 BACKGROUND_OWNER = -1
 DISTRACTOR_OWNER = -2
 PARTS_PER_FIGURE = 64
+OUTLINE_COLOR = np.array([20.0, 18.0, 16.0], dtype=np.float32)
 
 
 def part_owner(figure_index: int, part_index: int) -> int:
@@ -30,7 +31,9 @@ def owning_part(owner: int) -> tuple[int, int]:
 class Part:
     """A drawn shape: a tapered capsule along `axis`, an ellipse (`axis` = its long diameter) or a polygon.
 
-    `joints` are the joints that count as visible when this part is on top at their pixel.
+    `joints` are the joints that count as visible when this part is on top at their pixel. `shading` scales
+    the cylinder-like shading (0: flat colour), `pattern` is a tile of colour factors repeated over the part
+    (cloth, skin), and `outline` draws a dark edge of that many pixels (cartoons).
     """
 
     axis: np.ndarray  # (2, 2)
@@ -40,6 +43,9 @@ class Part:
     kind: str = "capsule"  # capsule | ellipse | polygon
     polygon: np.ndarray | None = None
     textured: bool = True
+    shading: float = 1.0
+    pattern: np.ndarray | None = None  # (h, w, 3) float32 factors around 1
+    outline: int = 0
 
 
 def unit_vector(angle_deg: float) -> np.ndarray:
@@ -65,92 +71,55 @@ class Canvas:
         x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, self.width), min(y1, self.height)
         if x0 >= x1 or y0 >= y1:
             return
-        ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        ys = np.arange(y0, y1, dtype=np.float32)[:, None]  # broadcast against xs: no full grids
+        xs = np.arange(x0, x1, dtype=np.float32)[None, :]
         start, end = part.axis.astype(np.float32)
         direction = end - start
         length_sq = max(float(direction @ direction), 1e-6)
+
+        def capsule_frame(px: np.ndarray, py: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Position across the tapered axis, in radii (|rel| <= 1 inside a capsule)."""
+            t = np.clip(((px - start[0]) * direction[0] + (py - start[1]) * direction[1]) / length_sq, 0, 1)
+            radius = part.radii[0] + (part.radii[1] - part.radii[0]) * t
+            return (px - start[0] - t * direction[0]) / radius, (py - start[1] - t * direction[1]) / radius
+
         if part.kind == "ellipse":
             center = (start + end) / 2
             along = direction / math.sqrt(length_sq)
             u = ((xs - center[0]) * along[0] + (ys - center[1]) * along[1]) / part.radii[0]
             v = ((xs - center[0]) * -along[1] + (ys - center[1]) * along[0]) / part.radii[1]
-            rel_x, rel_y = u * along[0] - v * along[1], u * along[1] + v * along[0]
             mask = u * u + v * v <= 1.0
+            u, v = u[mask], v[mask]
+            rel_x, rel_y = u * along[0] - v * along[1], u * along[1] + v * along[0]
+        elif part.kind == "polygon":
+            filled = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
+            cv2.fillPoly(filled, [np.round(part.polygon - [x0, y0]).astype(np.int32)], 1)
+            mask = filled.astype(bool)
+            rows, cols = np.nonzero(mask)
+            rel_x, rel_y = capsule_frame(xs[0, cols], ys[rows, 0])
         else:
-            t = np.clip(((xs - start[0]) * direction[0] + (ys - start[1]) * direction[1]) / length_sq, 0, 1)
-            radius = part.radii[0] + (part.radii[1] - part.radii[0]) * t
-            rel_x = (xs - start[0] - t * direction[0]) / radius
-            rel_y = (ys - start[1] - t * direction[1]) / radius
-            if part.kind == "polygon":
-                mask = np.zeros(xs.shape, dtype=np.uint8)
-                cv2.fillPoly(mask, [np.round(part.polygon - [x0, y0]).astype(np.int32)], 1)
-                mask = mask.astype(bool)
-            else:
-                mask = rel_x * rel_x + rel_y * rel_y <= 1.0
+            rel_x, rel_y = capsule_frame(xs, ys)
+            mask = rel_x * rel_x + rel_y * rel_y <= 1.0
+            rel_x, rel_y = rel_x[mask], rel_y[mask]
         if not mask.any():
             return
+        # From here on, only the part's own pixels (rows, cols inside the box), as flat arrays.
+        rows, cols = np.nonzero(mask)
+        px, py = xs[0, cols], ys[rows, 0]
         shade = 0.82 + 0.22 * (rel_x * self.light[0] + rel_y * self.light[1]) - 0.18 * (rel_x**2 + rel_y**2)
-        color = part.color[None, None, :] * np.clip(shade, 0.3, 1.2)[..., None]
+        if part.shading != 1.0:
+            shade = 1.0 + part.shading * (shade - 1.0)
+        color = part.color[None, :] * np.clip(shade, 0.3, 1.2)[:, None]
+        if part.pattern is not None:
+            tile_h, tile_w = part.pattern.shape[:2]
+            color = color * part.pattern[py.astype(np.int64) % tile_h, px.astype(np.int64) % tile_w]
         frequency, angle, amplitude = texture
         if part.textured and amplitude > 0:
-            stripes = np.sin(frequency * (xs * math.cos(angle) + ys * math.sin(angle)))
-            color = color + (amplitude * stripes)[..., None]
-        region = self.image[y0:y1, x0:x1]
-        region[mask] = color[mask]
-        self.owner[y0:y1, x0:x1][mask] = owner
-
-
-def draw_background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """Gradient, smooth colour noise or a stripe/checker texture."""
-    kind = rng.integers(3)
-    if kind == 0:
-        ramp = np.linspace(0.0, 1.0, width)[None, :] * rng.uniform(-1, 1)
-        ramp = ramp + np.linspace(0.0, 1.0, height)[:, None] * rng.uniform(-1, 1)
-        ramp = (ramp - ramp.min()) / max(np.ptp(ramp), 1e-6)
-        a, b = rng.uniform(0, 255, size=(2, 3))
-        return a + ramp[..., None] * (b - a)
-    if kind == 1:
-        cells = int(rng.integers(2, 10))
-        small = rng.uniform(0, 255, size=(cells, cells, 3)).astype(np.float32)
-        return cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
-    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    period = rng.uniform(6.0, 40.0)
-    angle = rng.uniform(0, math.pi)
-    phase = (xs * math.cos(angle) + ys * math.sin(angle)) / period
-    pattern = np.sin(2 * math.pi * phase)
-    if rng.random() < 0.5:
-        pattern = pattern * np.sin(2 * math.pi * (-xs * math.sin(angle) + ys * math.cos(angle)) / period)
-    a, b = rng.uniform(0, 255, size=(2, 3))
-    return a + (pattern[..., None] > 0) * (b - a)
-
-
-def paint_distractors(rng: np.random.Generator, canvas: Canvas, count: int) -> None:
-    """Limb-like sticks, blobs and polygons that a model must learn to ignore."""
-    size = min(canvas.height, canvas.width)
-    for _ in range(count):
-        start = rng.uniform([0, 0], [canvas.width, canvas.height])
-        color = rng.uniform(0, 255, size=3)
-        kind = rng.integers(3)
-        if kind == 0:
-            end = start + unit_vector(rng.uniform(0, 360)) * rng.uniform(0.05, 0.3) * size
-            radius = rng.uniform(0.01, 0.04) * size
-            part = Part(np.array([start, end]), (radius, radius * rng.uniform(0.6, 1.0)), color)
-        elif kind == 1:
-            end = start + unit_vector(rng.uniform(0, 360)) * rng.uniform(0.03, 0.15) * size
-            part = Part(
-                np.array([start, end]),
-                (float(np.linalg.norm(end - start)) / 2 + 1, rng.uniform(0.02, 0.08) * size),
-                color,
-                kind="ellipse",
-            )
-        else:
-            corners = start + rng.uniform(-0.1, 0.1, size=(int(rng.integers(3, 6)), 2)) * size
-            polygon = corners[cv2.convexHull(corners.astype(np.float32), returnPoints=False)[:, 0]]
-            part = Part(
-                np.array([polygon.min(axis=0), polygon.max(axis=0)]),
-                (1.0, 1.0),
-                color,
-                kind="polygon",
-                polygon=polygon,
-            )
-        canvas.paint(part, DISTRACTOR_OWNER, (rng.uniform(0.1, 0.8), rng.uniform(0, math.pi), 25.0))
+            stripes = np.sin(frequency * (px * math.cos(angle) + py * math.sin(angle)))
+            color = color + (amplitude * stripes)[:, None]
+        if part.outline > 0:
+            kernel = np.ones((2 * part.outline + 1,) * 2, np.uint8)
+            inner = cv2.erode(mask.astype(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+            color[inner[rows, cols] == 0] = OUTLINE_COLOR
+        self.image[y0 + rows, x0 + cols] = color
+        self.owner[y0 + rows, x0 + cols] = owner

@@ -57,7 +57,7 @@ def _foreshortening(rng: np.random.Generator) -> float:
     return 1.0 if rng.random() < 0.75 else rng.uniform(0.55, 1.0)
 
 
-def _ellipse_box(center: np.ndarray, axes: tuple[float, float], angle_deg: float) -> np.ndarray:
+def ellipse_box(center: np.ndarray, axes: tuple[float, float], angle_deg: float) -> np.ndarray:
     cos, sin = abs(math.cos(math.radians(angle_deg))), abs(math.sin(math.radians(angle_deg)))
     half = np.array([math.hypot(axes[0] * cos, axes[1] * sin), math.hypot(axes[0] * sin, axes[1] * cos)])
     return np.concatenate([center - half, center + half])
@@ -174,7 +174,7 @@ def sample_figure(rng: np.random.Generator, middle: np.ndarray, height: float) -
         joints=joints,
         parts=(*limbs[far], *body, *limbs[near]),
         torso_angle_deg=torso_angle,
-        head_box=_ellipse_box(head_center, head_axes, head_angle),
+        head_box=ellipse_box(head_center, head_axes, head_angle),
         facing_camera=facing_camera,
         texture=(rng.uniform(0.15, 0.8), rng.uniform(0.0, math.pi), amplitude),
     )
