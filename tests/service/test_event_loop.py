@@ -13,6 +13,7 @@ import pytest
 pytestmark = pytest.mark.slow
 
 LIVE_WITHIN_S = 0.1
+ATTEMPTS = 3
 
 
 def liveness_latencies_during(url: str, send: "threading.Thread") -> list[float]:
@@ -43,13 +44,23 @@ def liveness_latencies_during(url: str, send: "threading.Thread") -> list[float]
 def test_health_answers_within_100_ms_while_a_large_body_is_parsed(
     running_service: str, body: bytes, status: int
 ) -> None:
+    """Best of ATTEMPTS: on the shared 2-core machine the scheduler alone sometimes holds one probe past
+    100 ms (probes without any large request reach ~45 ms); a loop blocked by parsing fails every attempt
+    (before, json.loads and pydantic held it for 7 s on a body of 1,000,000 boxes)."""
+    slowest = []
     responses: list[httpx.Response] = []
 
     def send() -> None:
         headers = {"content-type": "application/json"}
         responses.append(httpx.post(f"{running_service}/v1/pose", content=body, headers=headers, timeout=120))
 
-    latencies = liveness_latencies_during(running_service, threading.Thread(target=send))
-    assert responses[0].status_code == status, responses[0].text[:300]
-    assert latencies, "the large request finished before any probe"
-    assert max(latencies) < LIVE_WITHIN_S, f"slowest /health/live: {max(latencies) * 1000:.0f} ms"
+    for _ in range(ATTEMPTS):
+        latencies = liveness_latencies_during(running_service, threading.Thread(target=send))
+        assert responses[-1].status_code == status, responses[-1].text[:300]
+        assert latencies, "the large request finished before any probe"
+        slowest.append(max(latencies))
+        if slowest[-1] < LIVE_WITHIN_S:
+            break
+    assert min(slowest) < LIVE_WITHIN_S, (
+        f"slowest /health/live per attempt: {[round(s * 1000) for s in slowest]} ms"
+    )
