@@ -1,22 +1,26 @@
 """How uvicorn serves the app: the h11 protocol with the service's connection limits.
 
-uvicorn's own options give the header size limit (`h11_max_incomplete_event_size`, h11 answers 400 and
-closes past it; httptools has no such limit, so h11 is chosen) and the idle keep-alive timeout. uvicorn
-has no deadline for a request's line and headers: a client that connects and stays silent, or trickles a
-header byte by byte, would hold its connection forever. HeaderDeadlineProtocol adds that one deadline;
-the body's deadline is an ASGI middleware (service.middleware.BodyLimitMiddleware, 408).
+uvicorn's own options give the header size limit (`h11_max_incomplete_event_size`, h11 refuses the request
+past it; httptools has no such limit, so h11 is chosen) and the idle keep-alive timeout. uvicorn has no
+deadline for a request's line and headers: a client that connects and stays silent, or trickles a header
+byte by byte, would hold its connection forever. LimitedH11Protocol adds that one deadline, and answers
+h11's refusals as JSON like every other error; the body's deadline is an ASGI middleware
+(service.middleware.BodyLimitMiddleware, 408).
 """
 
 import asyncio
+import json
+import uuid
 from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from service.middleware import REQUEST_ID_HEADER
 from service.settings import Settings
 
 
-class HeaderDeadlineProtocol(H11Protocol):
+class LimitedH11Protocol(H11Protocol):
     """h11 that closes a connection whose next request line and headers are not in within the deadline."""
 
     header_timeout_s: float = 10.0
@@ -36,6 +40,26 @@ class HeaderDeadlineProtocol(H11Protocol):
         super().on_response_complete()
         if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
             self._arm_header_deadline()  # for the next request on this keep-alive connection
+
+    def send_400_response(self, msg: str) -> None:
+        """h11 could not parse the request (malformed, or its line and headers over max_header_bytes): a JSON
+        400 that closes the connection, as uvicorn's plain-text one does."""
+        request_id = uuid.uuid4().hex
+        detail = "malformed HTTP request, or its request line and headers are over the size limit"
+        self.logger.warning("refused a request h11 could not parse", extra={"request_id": request_id})
+        body = json.dumps({"detail": detail, "request_id": request_id}).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (REQUEST_ID_HEADER.encode(), request_id.encode()),
+            (b"connection", b"close"),
+        ]
+        for event in (
+            h11.Response(status_code=400, headers=headers, reason=b"Bad Request"),
+            h11.Data(data=body),
+            h11.EndOfMessage(),
+        ):
+            self.transport.write(self.conn.send(event))
+        self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_deadline()
@@ -62,7 +86,7 @@ class HeaderDeadlineProtocol(H11Protocol):
 def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn.Config / uvicorn.run keyword arguments for the protocol, connection limits and shutdown."""
     protocol = type(
-        "HeaderDeadlineProtocol", (HeaderDeadlineProtocol,), {"header_timeout_s": settings.header_timeout_s}
+        "LimitedH11Protocol", (LimitedH11Protocol,), {"header_timeout_s": settings.header_timeout_s}
     )
     return {
         "http": protocol,

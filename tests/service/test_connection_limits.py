@@ -50,6 +50,7 @@ def test_headers_over_the_limit_are_refused_and_the_connection_closed(
         sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: test\r\nX-Big: " + b"a" * 20_000)
         response, _ = read_until_closed(sock)
     assert response.startswith(b"HTTP/1.1 400")
+    assert "size limit" in json_body(response)["detail"] and json_body(response)["request_id"]
     with connect(served) as sock:  # headers under the limit are served
         head = b"GET /health/live HTTP/1.1\r\nHost: test\r\nConnection: close\r\nX-Big: "
         sock.sendall(head + b"a" * 3000 + b"\r\n\r\n")
