@@ -54,7 +54,7 @@ def raw_figures(settings: Settings, version_dir: Path, repeats: int) -> tuple[fl
     metadata = read_metadata(version_dir)
     backend = create_backend(settings.backend, version_dir, settings)
     image = decode_image(IMAGE.read_bytes(), settings.max_image_pixels)
-    region = region_from_center(tuple(PERSON["center"]), PERSON["scale"], image.shape[1], image.shape[0])
+    region = region_from_center(tuple(PERSON["center"]), PERSON["scale"], image.width, image.height)
     crops = crop_person(image, region, metadata.input.height, metadata.input.pixel_scale)[None]
     group = person_groups(crops, flip=True)[0]
     for _ in range(3):
@@ -75,12 +75,16 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_service(repo: Path, backend: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_service(
+    repo: Path, backend: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """`python -m service` on a free port with extra HGPOSE_* settings in `env`; returns once ready."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "service", "--port", str(port), "--model-repo", str(repo),
          "--backend", backend, "--log-level", "warning"],
-        cwd=REPO_ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=REPO_ROOT, env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ MPII_ANNOTATIONS = MPII_DIR / "annot" / "valid.h5"
 MPII_IMAGES = MPII_DIR / "images"
 
 SERVER_START_TIMEOUT_S = 120.0
-SERVER_STOP_TIMEOUT_S = 30.0
+SERVER_STOP_TIMEOUT_S = 60.0
 
 
 def free_port() -> int:
@@ -30,9 +31,23 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@dataclass
+class ServedApp:
+    """An app under uvicorn in a thread: its base URL and the server (`should_exit` shuts it down)."""
+
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self.url.removeprefix("http://").split(":")
+        return host, int(port)
+
+
 @contextmanager
-def serve_in_thread(app: Any, **config: Any) -> Iterator[str]:
-    """Run an ASGI app under uvicorn in a thread on a free 127.0.0.1 port; yields its base URL.
+def app_in_thread(app: Any, **config: Any) -> Iterator[ServedApp]:
+    """Run an ASGI app under uvicorn in a thread on a free 127.0.0.1 port; yields it, served.
 
     `config` goes to uvicorn.Config. The socket is bound here, before the thread starts, so the port cannot
     be taken in between.
@@ -49,7 +64,7 @@ def serve_in_thread(app: Any, **config: Any) -> Iterator[str]:
             raise RuntimeError("the in-thread server did not start")
         time.sleep(0.01)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield ServedApp(f"http://127.0.0.1:{port}", server, thread)
     finally:
         server.should_exit = True
         thread.join(timeout=SERVER_STOP_TIMEOUT_S)

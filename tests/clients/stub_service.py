@@ -7,12 +7,13 @@ so tests can check which answer went to which entry.
 
 import json
 import threading
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Form, Request, UploadFile
 from fastapi.responses import JSONResponse
-from helpers import serve_in_thread
+from helpers import app_in_thread
 
 from core.joints import JOINT_NAMES
 
@@ -78,6 +79,8 @@ def build_app(behaviour: StubBehaviour) -> FastAPI:
     return app
 
 
-def serve(app: FastAPI) -> AbstractContextManager[str]:
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
     """Run the stub on a free local port in a thread; yields its base URL."""
-    return serve_in_thread(app, log_level="warning", lifespan="off")
+    with app_in_thread(app, log_level="warning", lifespan="off") as served:
+        yield served.url

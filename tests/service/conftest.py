@@ -6,24 +6,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import serve_in_thread
+from helpers import ServedApp, app_in_thread
 
 from service.app import create_app
+from service.server import server_options
 from service.settings import Settings
 
 
-def serve_app(settings: Settings, backend_factory: Any = None) -> AbstractContextManager[str]:
-    """create_app(settings) under uvicorn in a thread on a free port; yields the base URL."""
+def serve_app(settings: Settings, backend_factory: Any = None) -> AbstractContextManager[ServedApp]:
+    """create_app(settings) under uvicorn in a thread on a free port, configured as `python -m service`."""
     app = create_app(settings, backend_factory=backend_factory)
-    return serve_in_thread(app, log_config=None, access_log=False, timeout_graceful_shutdown=10)
+    return app_in_thread(app, log_config=None, access_log=False, **server_options(settings))
 
 
 @pytest.fixture
-def serve(tiny_model_repo: Path) -> Iterator[Callable[..., str]]:
-    """Factory: serve(repo=None, **settings) -> base URL; servers stop at the end of the test."""
+def serve_in_thread(tiny_model_repo: Path) -> Iterator[Callable[..., ServedApp]]:
+    """Factory: serve_in_thread(repo=None, backend_factory=None, **settings) -> ServedApp; servers stop at
+    the end of the test."""
     stack: list[Any] = []
 
-    def start(repo: Path | None = None, backend_factory: Any = None, **overrides: Any) -> str:
+    def start(repo: Path | None = None, backend_factory: Any = None, **overrides: Any) -> ServedApp:
         overrides.setdefault("backend", "onnxruntime")
         context = serve_app(Settings(model_repo=repo or tiny_model_repo, **overrides), backend_factory)
         stack.append(context)
@@ -34,8 +36,14 @@ def serve(tiny_model_repo: Path) -> Iterator[Callable[..., str]]:
         context.__exit__(None, None, None)
 
 
+@pytest.fixture
+def serve(serve_in_thread: Callable[..., ServedApp]) -> Callable[..., str]:
+    """Factory: serve(repo=None, backend_factory=None, **settings) -> base URL."""
+    return lambda *args, **overrides: serve_in_thread(*args, **overrides).url
+
+
 @pytest.fixture(scope="module")
 def service_url(tiny_model_repo: Path) -> Iterator[str]:
     """One in-thread service per test module with default settings (onnxruntime)."""
-    with serve_app(Settings(model_repo=tiny_model_repo, backend="onnxruntime")) as url:
-        yield url
+    with serve_app(Settings(model_repo=tiny_model_repo, backend="onnxruntime")) as served:
+        yield served.url
