@@ -13,7 +13,16 @@ from typing import Any
 METADATA_FILE = "metadata.json"
 ONNX_FILE = "model.onnx"
 MINDIR_FILE = "model.mindir"
+OPENVINO_IR_FILE = "model.xml"
+OPENVINO_WEIGHTS_FILE = "model.bin"
+# Files that are useless without another one: verifying the first verifies these too.
+COMPANION_FILES: dict[str, tuple[str, ...]] = {OPENVINO_IR_FILE: (OPENVINO_WEIGHTS_FILE,)}
 SCHEMA_VERSION = 1
+
+FP32 = "fp32"
+INT8 = "int8"
+FP16 = "fp16"
+PRECISIONS: tuple[str, ...] = (FP32, FP16, INT8)
 
 
 class ModelRepositoryError(ValueError):
@@ -62,7 +71,15 @@ class ModelMetadata:
     exported_at: str
     exporter: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    precision: str = FP32
+    # The version this one was derived from (int8 from fp32), with how it was made and what it scored.
+    source_version: int | None = None
+    quantization: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ModelRepositoryError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False) + "\n"
@@ -83,6 +100,9 @@ class ModelMetadata:
                 exported_at=str(raw["exported_at"]),
                 exporter=dict(raw.get("exporter", {})),
                 provenance=dict(raw.get("provenance", {})),
+                precision=str(raw.get("precision", FP32)),
+                source_version=None if raw.get("source_version") is None else int(raw["source_version"]),
+                quantization=dict(raw.get("quantization", {})),
                 schema_version=int(raw.get("schema_version", SCHEMA_VERSION)),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as error:
@@ -126,7 +146,8 @@ def read_metadata(version_dir: Path) -> ModelMetadata:
 
 
 def verify_file(version_dir: Path, metadata: ModelMetadata, file_name: str) -> None:
-    """Raise ModelRepositoryError unless `file_name` is listed, present, of the right size and checksum."""
+    """Raise ModelRepositoryError unless `file_name` (and its companions) is listed, present, of the right
+    size and checksum."""
     entry = metadata.files.get(file_name)
     if entry is None:
         raise ModelRepositoryError(f"{file_name} is not listed in {METADATA_FILE}")
@@ -137,6 +158,8 @@ def verify_file(version_dir: Path, metadata: ModelMetadata, file_name: str) -> N
         raise ModelRepositoryError(f"{path} has {path.stat().st_size} bytes, metadata says {entry.bytes}")
     if sha256_file(path) != entry.sha256:
         raise ModelRepositoryError(f"{path} fails its sha256 checksum")
+    for companion in COMPANION_FILES.get(file_name, ()):
+        verify_file(version_dir, metadata, companion)
 
 
 def list_versions(model_dir: Path) -> list[int]:

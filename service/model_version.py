@@ -94,7 +94,7 @@ def _checked_metadata(key: VersionKey) -> ModelMetadata:
         metadata.output.heatmap_width != metadata.output.heatmap_height
     ):
         raise ModelRepositoryError("only square inputs and heatmaps are supported")
-    verify_file(key.path, metadata, backend_spec(key.backend_name).model_file)
+    verify_file(key.path, metadata, backend_spec(key.backend_name).model_file(key.path))
     return metadata
 
 

@@ -17,6 +17,9 @@ class Backend(Protocol):
     """
 
     name: str
+    # What actually runs the model, as the runtime reports it (onnxruntime's providers, OpenVINO's
+    # execution devices): a request for a GPU that fell back to the CPU shows here.
+    devices: list[str]
 
     def infer(self, batch: np.ndarray) -> np.ndarray: ...
 

@@ -49,6 +49,7 @@ class LiteBackend:
             self._model.build_from_file(str(model_path), lite.ModelType.MINDIR, context)
         except (RuntimeError, ValueError, TypeError) as error:
             raise BackendError(f"MindSpore Lite cannot build {model_path.name}: {error}") from error
+        self.devices = [target]
         self._inputs = self._model.get_inputs()
         self._shape = [int(d) for d in self._inputs[0].get_shape()]
         self._lock = threading.Lock()
