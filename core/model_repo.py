@@ -6,6 +6,9 @@ positive integer; the highest one present is a model's default.
 
 import hashlib
 import json
+import os
+import shutil
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,3 +168,23 @@ def verify_file(version_dir: Path, metadata: ModelMetadata, file_name: str) -> N
 def list_versions(model_dir: Path) -> list[int]:
     """Version folders (positive integers) of one model, ascending."""
     return sorted(int(p.name) for p in Path(model_dir).iterdir() if p.is_dir() and p.name.isdigit())
+
+
+def install_version_dir(staging: Path, target: Path, force: bool) -> None:
+    """Move a finished version folder into place; an existing one is replaced only with force."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    incoming = Path(tempfile.mkdtemp(prefix=f".{target.name}.incoming-", dir=target.parent))
+    shutil.copytree(staging, incoming, dirs_exist_ok=True)
+    incoming.chmod(0o755)  # mkdtemp makes it private; MindSpore writes its MINDIR read-only for the owner
+    for path in incoming.iterdir():
+        path.chmod(0o644)
+    retired = None
+    if target.exists():
+        if not force:
+            shutil.rmtree(incoming)
+            raise ModelRepositoryError(f"{target} already exists (use --force to replace it)")
+        retired = target.with_name(f".{target.name}.retired-{os.getpid()}")
+        target.rename(retired)
+    incoming.rename(target)
+    if retired is not None:
+        shutil.rmtree(retired)

@@ -33,6 +33,9 @@ class OnnxRuntimeBackend:
         cuda_built_in = CUDA_PROVIDER in ort.get_available_providers()
         wants_cuda = use_cuda is True or (use_cuda is None and cuda_built_in)
         providers = [CUDA_PROVIDER, CPU_PROVIDER] if wants_cuda and cuda_built_in else [CPU_PROVIDER]
+        if CUDA_PROVIDER in providers:
+            # Loads CUDA and cuDNN from NVIDIA's pip wheels (the gpu extra) before the session looks for them.
+            ort.preload_dlls()
         try:
             self._session = ort.InferenceSession(str(model_path), options, providers=providers)
         except Exception as error:  # onnxruntime raises its own untyped errors for bad files
@@ -40,11 +43,10 @@ class OnnxRuntimeBackend:
         self._input_name = self._session.get_inputs()[0].name
         self.devices: list[str] = self._session.get_providers()
         if wants_cuda and CUDA_PROVIDER not in self.devices:
-            why = (
-                "CUDA did not start (onnxruntime's own messages above say why: CUDA or cuDNN libraries, driver)"
-                if cuda_built_in
-                else "the installed onnxruntime has no CUDA provider (install the gpu extra, see service/README.md)"
-            )
+            if cuda_built_in:
+                why = "CUDA did not start (onnxruntime's messages say why: CUDA or cuDNN libraries, driver)"
+            else:
+                why = "this onnxruntime has no CUDA provider (install the gpu extra, see service/README.md)"
             logger.warning(
                 "CUDA was requested for %s but it runs on %s: %s", model_path, ", ".join(self.devices), why
             )

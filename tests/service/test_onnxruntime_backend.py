@@ -15,7 +15,9 @@ WARNING_START = "CUDA was requested"
 
 
 def cuda_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and WARNING_START in r.message]
+    return [
+        r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and WARNING_START in r.message
+    ]
 
 
 @pytest.fixture

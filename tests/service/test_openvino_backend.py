@@ -82,7 +82,12 @@ def test_service_on_openvino_reports_backend_precision_and_devices(serve, tiny_m
         f"{url}/v1/pose", files={"image": ("i.png", IMAGE)}, data={"persons": PERSONS}, timeout=60
     )
     assert response.status_code == 200, response.text
-    assert response.json()["model"] == {"name": "tiny", "version": 1, "backend": "openvino", "precision": "fp32"}
+    assert response.json()["model"] == {
+        "name": "tiny",
+        "version": 1,
+        "backend": "openvino",
+        "precision": "fp32",
+    }
     version = httpx.get(f"{url}/v1/models").json()["models"][0]["versions"][0]
     assert version["status"] == "ready"
     assert (version["backend"], version["devices"], version["model_file"]) == ("openvino", ["CPU"], ONNX_FILE)
