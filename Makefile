@@ -7,6 +7,7 @@ SERVE_EXTRAS := serving,clients
 HOST ?= 127.0.0.1
 PORT ?= 8000
 MODEL_REPO ?= model_repo
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: setup serve test test-fast lint format benchmark clean
 
@@ -24,7 +25,16 @@ setup: $(VENV)/.installed-$(ALL_EXTRAS)  ## everything: serving, training, clien
 serve: $(VENV)/.installed-$(SERVE_EXTRAS)  ## serve the newest model in model_repo/ (onnxruntime, CPU)
 	$(BIN)/python -m service --host $(HOST) --port $(PORT) --model-repo $(MODEL_REPO)
 
-test: $(VENV)/.installed-$(ALL_EXTRAS)  ## the whole test suite (what CI runs)
+# The browser tests drive Debian's Chromium (Playwright's own browser download cannot work here). As root
+# (CI), install it when it is missing; otherwise say how, and the browser tests skip.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	else \
+		echo "no $(CHROMIUM): 'sudo apt-get install chromium' to run the browser tests (skipped without it)"; \
+	fi
+
+test: $(VENV)/.installed-$(ALL_EXTRAS) | $(CHROMIUM)  ## the whole test suite (what CI runs)
 	$(BIN)/python -m pytest
 
 test-fast: $(VENV)/.installed-$(ALL_EXTRAS)  ## skip the slow tests (training, export, end-to-end)

@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.cpu_isa import ONEDNN_ISA_VARIABLE, limit_onednn_isa
+from core.hourglass import heatmap_side
 
 limit_onednn_isa()
 
@@ -51,7 +52,7 @@ def seconds_per_sample(setting: Setting, steps: int) -> tuple[float, float]:
     step = nn.TrainOneStepCell(nn.WithLossCell(net, HeatmapMSE()), nn.Adam(net.trainable_params(), 1e-3))
     step.set_train()
     rng = np.random.default_rng(0)
-    heatmap = setting.input_size // 4
+    heatmap = heatmap_side(setting.input_size)
     images = ms.Tensor(
         rng.random((setting.batch_size, setting.input_size, setting.input_size, 3), np.float32)
     )

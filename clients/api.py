@@ -36,6 +36,14 @@ class PoseResult:
     persons: list[PersonPose]
 
 
+def pose_arrays(persons: Sequence[PersonPose]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Keypoints (N, 16, 2), scores (N, 16) and boxes (N, 4; NaN where none was answered), as drawn."""
+    keypoints = np.array([person.keypoints for person in persons], np.float64).reshape(-1, NUM_JOINTS, 2)
+    scores = np.array([person.scores for person in persons], np.float64).reshape(-1, NUM_JOINTS)
+    boxes = np.array([np.full(4, np.nan) if p.box is None else p.box for p in persons], np.float64)
+    return keypoints, scores, boxes.reshape(-1, 4)
+
+
 def box_person(box: Sequence[float]) -> dict[str, Any]:
     return {"box": [float(v) for v in box]}
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import cv2
 
-from clients.api import PoseResult, box_person, estimate_poses
-from clients.draw import DrawStyle, draw_poses
+from clients.api import PoseResult, box_person, estimate_poses, pose_arrays
 from clients.http import ClientSettings, ServiceClient, ServiceError
+from core.drawing import DrawStyle, draw_poses
 
 EXIT_OK, EXIT_SERVICE, EXIT_USAGE = 0, 1, 2
 
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         if image is None:
             print(f"error: OpenCV cannot read {args.image} to draw on it", file=sys.stderr)
             return EXIT_USAGE
-        drawn = draw_poses(image, result.persons, DrawStyle(min_score=args.min_score))
+        drawn = draw_poses(image, *pose_arrays(result.persons), style=DrawStyle(min_score=args.min_score))
         if not cv2.imwrite(str(args.draw), drawn):
             print(f"error: could not write {args.draw}", file=sys.stderr)
             return EXIT_USAGE

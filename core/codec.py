@@ -7,17 +7,21 @@ vectorised over persons and joints.
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 import cv2
 import numpy as np
 
 from core.geometry import crop_to_image_points
+from core.hourglass import heatmap_side
 from core.joints import FLIP_PERMUTATION
+from core.model_repo import ModelMetadata, ModelRepositoryError
+
+FlipRuns = tuple[tuple[slice, slice], ...]
 
 
-def _permutation_runs(permutation: np.ndarray) -> tuple[tuple[slice, slice], ...]:
+def _permutation_runs(permutation: np.ndarray) -> FlipRuns:
     """The permutation as (target, source) slices of consecutive or reversed indices.
 
     Copying three strided slices is ~3x faster than np.take with the index array; the MPII flip
@@ -39,8 +43,6 @@ def _permutation_runs(permutation: np.ndarray) -> tuple[tuple[slice, slice], ...
         start = end
     return tuple(runs)
 
-
-_FLIP_RUNS = _permutation_runs(FLIP_PERMUTATION)
 
 # Persons merged and searched together when decoding flip pairs: ~2 MB of 64x64 maps, cache-sized.
 _BLOCK = 8
@@ -65,15 +67,52 @@ class DecodedKeypoints:
 
 @dataclass(frozen=True)
 class HeatmapCodec:
-    """Gaussian heatmaps for a square `input_size` crop, with `input_size / heatmap_size` stride."""
+    """Gaussian heatmaps for a square `input_size` crop, with `input_size / heatmap_size` stride.
+
+    `flip_permutation[j]` is the joint that a mirrored crop shows where joint j was (MPII's by default).
+    """
 
     input_size: int = 256
     heatmap_size: int = 64
     sigma: float = 1.0
+    flip_permutation: tuple[int, ...] = tuple(int(j) for j in FLIP_PERMUTATION)
+    _flip_runs: FlipRuns = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.input_size % self.heatmap_size:
             raise ValueError(f"input size {self.input_size} is not a multiple of {self.heatmap_size}")
+        permutation = tuple(int(j) for j in self.flip_permutation)
+        if sorted(permutation) != list(range(len(permutation))):
+            raise ValueError(
+                f"flip permutation {permutation} is not a permutation of 0..{len(permutation) - 1}"
+            )
+        object.__setattr__(self, "flip_permutation", permutation)
+        object.__setattr__(self, "_flip_runs", _permutation_runs(np.array(permutation)))
+
+    @classmethod
+    def from_metadata(cls, metadata: ModelMetadata) -> "HeatmapCodec":
+        """The codec of an exported model: its input and heatmap sizes and its flip permutation.
+
+        Raises ModelRepositoryError when the metadata describes what the codec cannot decode: a non-square
+        input or heatmap, or a flip permutation that does not permute the model's joints.
+        """
+        spec, output = metadata.input, metadata.output
+        if spec.width != spec.height or output.heatmap_width != output.heatmap_height:
+            raise ModelRepositoryError("only square inputs and heatmaps are supported")
+        if len(metadata.flip_permutation) != output.num_joints:
+            raise ModelRepositoryError(
+                f"the flip permutation has {len(metadata.flip_permutation)} entries "
+                f"for {output.num_joints} joints"
+            )
+        try:
+            return cls(spec.height, output.heatmap_height, flip_permutation=metadata.flip_permutation)
+        except ValueError as error:
+            raise ModelRepositoryError(str(error)) from error
+
+    @classmethod
+    def for_input_size(cls, input_size: int) -> "HeatmapCodec":
+        """The codec of our network at a square input side (no exported metadata yet, as in training)."""
+        return cls(input_size, heatmap_side(input_size))
 
     @property
     def stride(self) -> int:
@@ -103,9 +142,8 @@ class HeatmapCodec:
         heatmaps = gauss_y[..., :, None] * gauss_x[..., None, :]
         return (heatmaps * drawn[..., None, None]).astype(np.float32)
 
-    @staticmethod
     def merge_flip(
-        heatmaps: np.ndarray, flipped_heatmaps: np.ndarray, out: np.ndarray | None = None
+        self, heatmaps: np.ndarray, flipped_heatmaps: np.ndarray, out: np.ndarray | None = None
     ) -> np.ndarray:
         """Average (N, J, H, W) heatmaps with those of the mirrored crop, mirrored back; clip at 1.
 
@@ -115,8 +153,12 @@ class HeatmapCodec:
         """
         flipped_heatmaps = np.asarray(flipped_heatmaps, dtype=np.float32)
         n, j, h, w = flipped_heatmaps.shape
+        if j != len(self.flip_permutation):
+            raise ValueError(
+                f"{j} heatmaps per person, but the flip permutation has {len(self.flip_permutation)}"
+            )
         merged = np.empty((n, j, h, w), np.float32) if out is None else out
-        for target, source in _FLIP_RUNS:
+        for target, source in self._flip_runs:
             merged[:, target] = flipped_heatmaps[:, source]
         rows = merged.reshape(n * j * h, w)
         cv2.flip(rows, 1, dst=rows)
@@ -156,7 +198,7 @@ class HeatmapCodec:
             heatmap_xy, scores = self.locate_peaks(heatmaps)
         else:
             n, j = heatmaps.shape[:2]
-            heatmap_xy, scores = _find_flip_pair_peaks(heatmaps, flipped_heatmaps).refine()
+            heatmap_xy, scores = _find_flip_pair_peaks(self, heatmaps, flipped_heatmaps).refine()
             heatmap_xy, scores = heatmap_xy.reshape(n, j, 2), scores.reshape(n, j)
         crop_xy = heatmap_xy * self.stride
         image_xy = crop_to_image_points(crop_xy, centers, scales, self.input_size)
@@ -215,19 +257,19 @@ class _Peaks:
         return xy, self.scores
 
 
-def _find_flip_pair_peaks(heatmaps: np.ndarray, flipped_heatmaps: np.ndarray) -> _Peaks:
+def _find_flip_pair_peaks(codec: HeatmapCodec, heatmaps: np.ndarray, flipped_heatmaps: np.ndarray) -> _Peaks:
     """Peaks of the merged flip pairs; two threads share the persons when there are enough of them."""
     n = len(heatmaps)
     if _DECODE_THREADS < 2 or n < 2 * _BLOCK:
-        return _merge_and_find(heatmaps, flipped_heatmaps)
+        return _merge_and_find(codec, heatmaps, flipped_heatmaps)
     # Split on a block boundary, so that each thread's blocks stay whole.
     half = -(-n // (2 * _BLOCK)) * _BLOCK
-    second = _decode_pool().submit(_merge_and_find, heatmaps[half:], flipped_heatmaps[half:])
-    first = _merge_and_find(heatmaps[:half], flipped_heatmaps[:half])
+    second = _decode_pool().submit(_merge_and_find, codec, heatmaps[half:], flipped_heatmaps[half:])
+    first = _merge_and_find(codec, heatmaps[:half], flipped_heatmaps[:half])
     return _Peaks.concatenate([first, second.result()])
 
 
-def _merge_and_find(heatmaps: np.ndarray, flipped_heatmaps: np.ndarray) -> _Peaks:
+def _merge_and_find(codec: HeatmapCodec, heatmaps: np.ndarray, flipped_heatmaps: np.ndarray) -> _Peaks:
     """A few persons at a time into one reused buffer, so that the merged maps are still in cache when
     their peaks are found, and no large array is allocated per block."""
     n = len(heatmaps)
@@ -235,7 +277,7 @@ def _merge_and_find(heatmaps: np.ndarray, flipped_heatmaps: np.ndarray) -> _Peak
     blocks = []
     for start in range(0, max(n, 1), _BLOCK):
         own, mirrored = heatmaps[start : start + _BLOCK], flipped_heatmaps[start : start + _BLOCK]
-        merged = HeatmapCodec.merge_flip(own, mirrored, out=buffer[: len(own)])
+        merged = codec.merge_flip(own, mirrored, out=buffer[: len(own)])
         blocks.append(_Peaks.find(merged.reshape(-1, *merged.shape[2:])))
     return _Peaks.concatenate(blocks)
 

@@ -1,27 +1,33 @@
 """The 16 MPII joints: names, flip permutation, skeleton and evaluation groups (REFERENCE.md §1)."""
 
+from enum import IntEnum
 from typing import Final
 
 import numpy as np
 
-JOINT_NAMES: Final[tuple[str, ...]] = (
-    "r_ankle",
-    "r_knee",
-    "r_hip",
-    "l_hip",
-    "l_knee",
-    "l_ankle",
-    "pelvis",
-    "thorax",
-    "upper_neck",
-    "head_top",
-    "r_wrist",
-    "r_elbow",
-    "r_shoulder",
-    "l_shoulder",
-    "l_elbow",
-    "l_wrist",
-)
+
+class Joint(IntEnum):
+    """MPII's joint order; a member is its index into (..., 16, ...) arrays."""
+
+    R_ANKLE = 0
+    R_KNEE = 1
+    R_HIP = 2
+    L_HIP = 3
+    L_KNEE = 4
+    L_ANKLE = 5
+    PELVIS = 6
+    THORAX = 7
+    UPPER_NECK = 8
+    HEAD_TOP = 9
+    R_WRIST = 10
+    R_ELBOW = 11
+    R_SHOULDER = 12
+    L_SHOULDER = 13
+    L_ELBOW = 14
+    L_WRIST = 15
+
+
+JOINT_NAMES: Final[tuple[str, ...]] = tuple(joint.name.lower() for joint in Joint)
 NUM_JOINTS: Final[int] = len(JOINT_NAMES)
 
 # Index of the mirrored joint: a horizontally flipped image shows joint FLIP_PERMUTATION[j] where j was.

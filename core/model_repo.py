@@ -40,7 +40,11 @@ class ModelFile:
 
 @dataclass(frozen=True)
 class InputSpec:
-    """What the network takes: layout NHWC, (height, width), float32 RGB = pixel / 255 (no mean/std)."""
+    """What the network takes: layout NHWC, (height, width), float32 RGB = pixel / 255 (no mean/std).
+
+    `mindir_name` is the MINDIR graph's input name, which a Lite dynamic-shape declaration (`input_shape`,
+    also for the offline converter) must name; exports before it was recorded lack it (None).
+    """
 
     height: int
     width: int
@@ -48,6 +52,7 @@ class InputSpec:
     dtype: str = "float32"
     color: str = "RGB"
     pixel_scale: float = 1.0 / 255.0
+    mindir_name: str | None = None
 
 
 @dataclass(frozen=True)

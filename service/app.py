@@ -7,10 +7,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service.api import health, models, pose
+from service.api import demo, docs, health, models, pose
 from service.backends import resolve_backend
 from service.errors import ServiceError
 from service.logs import request_id_var
@@ -61,6 +62,8 @@ def create_app(settings: Settings | None = None, backend_factory: BackendFactory
         summary="Human pose (16 MPII keypoints) with a 2-stack Stacked Hourglass network",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by service.api.docs from local assets
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = metrics
@@ -68,6 +71,10 @@ def create_app(settings: Settings | None = None, backend_factory: BackendFactory
     app.include_router(pose.router)
     app.include_router(models.router)
     app.include_router(health.router)
+    app.include_router(docs.router)
+    app.include_router(demo.router)
+    app.mount(docs.DOCS_ASSETS_PATH, StaticFiles(directory=docs.DOCS_ASSETS_DIR), name="docs-assets")
+    app.mount(demo.DEMO_ASSETS_PATH, StaticFiles(directory=demo.DEMO_ASSETS_DIR), name="demo-assets")
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
 

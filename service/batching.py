@@ -5,6 +5,10 @@ never split, so a crop and its flip copy always share a batch. One worker task p
 `max_batch` crops are queued or the oldest has waited `max_wait`, then runs the batch on a dedicated
 inference thread, off the event loop. The queue is bounded (QueueFullError, a 503) and every group carries
 its request's deadline: groups past it are dropped before inference (DeadlineExceededError, a 504).
+
+A backend that takes only some batch sizes (Lite's gears on Ascend) gives them as `batch_sizes`: batches
+then hold at most the largest, each is padded with zero crops up to the smallest size that holds it, and
+the padded rows are dropped from the output before any caller sees them.
 """
 
 import asyncio
@@ -17,10 +21,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from service.gears import smallest_gear
+
 logger = logging.getLogger(__name__)
 
 InferFn = Callable[[np.ndarray], np.ndarray]
-BatchObserver = Callable[[int, float], None]
+BatchObserver = Callable[[int, float, int], None]
+"""Called after each batch with its real crops, compute seconds and padded (zero) crops."""
 
 
 class BatcherError(Exception):
@@ -41,6 +48,10 @@ class BatcherClosedError(BatcherError):
 
 class InferenceError(BatcherError):
     """The backend failed on a batch; every request in it gets this error."""
+
+
+class GroupTooLargeError(BatcherError):
+    """One person's crops exceed the largest batch the backend takes (a group is never split)."""
 
 
 @dataclass(frozen=True)
@@ -71,9 +82,11 @@ class DynamicBatcher:
         queue_size: int,
         name: str = "model",
         on_batch: BatchObserver | None = None,
+        batch_sizes: Sequence[int] | None = None,
     ) -> None:
         self._infer = infer
-        self.max_batch = max_batch
+        self.batch_sizes = tuple(sorted(batch_sizes)) if batch_sizes else None
+        self.max_batch = min(max_batch, self.batch_sizes[-1]) if self.batch_sizes else max_batch
         self.max_wait_s = max_wait_s
         self.queue_size = queue_size
         self._on_batch = on_batch
@@ -96,10 +109,15 @@ class DynamicBatcher:
         """Queue the groups of one request (all or none) and wait for their outputs.
 
         `deadline` is on the event loop's clock. Raises QueueFullError, DeadlineExceededError,
-        BatcherClosedError or InferenceError.
+        BatcherClosedError, GroupTooLargeError or InferenceError.
         """
         if self._closed:
             raise BatcherClosedError("the service is shutting down")
+        largest = max((len(group) for group in groups), default=0)
+        if self.batch_sizes and largest > self.batch_sizes[-1]:
+            raise GroupTooLargeError(
+                f"a person's {largest} crops exceed the backend's largest batch ({self.batch_sizes[-1]})"
+            )
         crops = sum(len(group) for group in groups)
         if self._queued_crops + crops > self.queue_size:
             raise QueueFullError(
@@ -182,11 +200,16 @@ class DynamicBatcher:
     async def _execute(self, batch: list[_Group]) -> None:
         loop = asyncio.get_running_loop()
         inputs = batch[0].crops if len(batch) == 1 else np.concatenate([group.crops for group in batch])
+        size = len(inputs)
+        padded = smallest_gear(size, self.batch_sizes) - size if self.batch_sizes else 0
+        if padded:
+            inputs = np.concatenate([inputs, np.zeros((padded, *inputs.shape[1:]), dtype=inputs.dtype)])
         started = loop.time()
         try:
             outputs = await loop.run_in_executor(self._executor, self._infer, inputs)
             if len(outputs) != len(inputs):
                 raise InferenceError(f"the backend returned {len(outputs)} rows for {len(inputs)} crops")
+            outputs = outputs[:size]
         except Exception as error:
             logger.exception("inference failed on a batch of %d crops", len(inputs))
             for group in batch:
@@ -194,9 +217,8 @@ class DynamicBatcher:
                     group.future.set_exception(InferenceError(f"inference failed: {error}"))
             return
         compute = loop.time() - started
-        size = len(inputs)
         if self._on_batch is not None:
-            self._on_batch(len(inputs), compute)
+            self._on_batch(size, compute, padded)
         offset = 0
         for group in batch:
             count = len(group.crops)

@@ -5,6 +5,7 @@ a `LoadedModel` always has its metadata, codec, backend and batcher; an `Unavail
 """
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ import numpy as np
 from core.codec import HeatmapCodec
 from core.model_repo import ModelMetadata, ModelRepositoryError, read_metadata, verify_file
 from service.backends import Backend, backend_spec
+from service.backends.base import batch_sizes
 from service.batching import BatchObserver, DynamicBatcher
 from service.settings import Settings
 
@@ -90,22 +92,24 @@ def _checked_metadata(key: VersionKey) -> ModelMetadata:
     metadata = read_metadata(key.path)
     if metadata.name != key.name:
         raise ModelRepositoryError(f"metadata names model {metadata.name!r}, the folder {key.name!r}")
-    if metadata.input.width != metadata.input.height or (
-        metadata.output.heatmap_width != metadata.output.heatmap_height
-    ):
-        raise ModelRepositoryError("only square inputs and heatmaps are supported")
     verify_file(key.path, metadata, backend_spec(key.backend_name).model_file(key.path))
     return metadata
 
 
-def _probe(backend: Backend, metadata: ModelMetadata) -> None:
-    """One zero crop through the backend: its output must have the shape the metadata promises."""
+def _warm_up(backend: Backend, metadata: ModelMetadata, label: str) -> None:
+    """Zero crops through the backend at every batch size it takes (one crop when it takes any), so that a
+    runtime compiling per batch size (Lite on Ascend, per gear) does so before the version turns ready; each
+    output must have the shape the metadata promises. Logs the time of each size."""
     size = metadata.input.height
-    probe = backend.infer(np.zeros((1, size, size, 3), dtype=np.float32))
     output = metadata.output
-    expected = (1, output.nstack, output.num_joints, output.heatmap_height, output.heatmap_width)
-    if probe.shape != expected:
-        raise ModelRepositoryError(f"the model outputs {probe.shape}, its metadata promises {expected}")
+    for batch in batch_sizes(backend) or (1,):
+        started = time.perf_counter()
+        probe = backend.infer(np.zeros((batch, size, size, 3), dtype=np.float32))
+        elapsed = time.perf_counter() - started
+        expected = (batch, output.nstack, output.num_joints, output.heatmap_height, output.heatmap_width)
+        if probe.shape != expected:
+            raise ModelRepositoryError(f"the model outputs {probe.shape}, its metadata promises {expected}")
+        logger.info("model %s warmed up at batch %d in %.3f s", label, batch, elapsed)
 
 
 def load_version(
@@ -115,9 +119,10 @@ def load_version(
     metadata: ModelMetadata | None = None
     try:
         metadata = _checked_metadata(key)
+        codec = HeatmapCodec.from_metadata(metadata)
         backend = backend_factory(key.backend_name, key.path, settings)
         try:
-            _probe(backend, metadata)
+            _warm_up(backend, metadata, key.label)
         except Exception:
             backend.close()
             raise
@@ -132,6 +137,13 @@ def load_version(
         queue_size=settings.queue_size,
         name=key.label,
         on_batch=observer,
+        batch_sizes=batch_sizes(backend),
     )
-    codec = HeatmapCodec(input_size=metadata.input.height, heatmap_size=metadata.output.heatmap_height)
+    if batcher.max_batch < settings.max_batch:
+        logger.info(
+            "model %s: batches hold at most %d crops, the backend's largest batch size (max_batch is %d)",
+            key.label,
+            batcher.max_batch,
+            settings.max_batch,
+        )
     return LoadedModel(key, metadata, codec, backend, batcher)

@@ -28,9 +28,13 @@ from service.telemetry import ServiceMetrics
 
 @dataclass(frozen=True)
 class PoseEstimate:
-    """What the pipeline found for one request, and how long each step took (seconds)."""
+    """What the pipeline found for one request, and how long each step took (seconds).
+
+    `image` is the decoded upright RGB image the keypoints refer to, kept for `render=png`.
+    """
 
     model: LoadedModel
+    image: np.ndarray
     width: int
     height: int
     regions: list[PersonRegion]
@@ -95,7 +99,7 @@ async def estimate(
         "batch_and_inference": inferred - queued,
         "decode_keypoints": finished - inferred,
     }
-    return PoseEstimate(model, width, height, regions, keypoints, timing)
+    return PoseEstimate(model, image, width, height, regions, keypoints, timing)
 
 
 def response_body(found: PoseEstimate, timing_s: dict[str, float]) -> PoseResponse:
@@ -128,8 +132,11 @@ def response_body(found: PoseEstimate, timing_s: dict[str, float]) -> PoseRespon
 
 async def run(
     request: Request, settings: Settings, repository: ModelRepository, metrics: ServiceMetrics
-) -> PoseResponse:
-    """The whole pipeline for one HTTP request; raises ServiceError or BatcherError."""
+) -> tuple[PoseEstimate, PoseResponse]:
+    """The whole pipeline for one HTTP request: what it found and the response body.
+
+    Raises ServiceError or BatcherError.
+    """
     started = time.perf_counter()
     deadline = asyncio.get_running_loop().time() + settings.request_deadline_ms / 1000
     pose_request = await read_pose_request(request)
@@ -143,4 +150,4 @@ async def run(
         model, pose_request.image_bytes, options.persons, options.flip, deadline, settings, metrics
     )
     timing = {"read_request": read - started, **found.timing_s, "total": time.perf_counter() - started}
-    return response_body(found, timing)
+    return found, response_body(found, timing)

@@ -106,3 +106,21 @@ class HealthResponse(BaseModel):
 class ErrorResponse(BaseModel):
     detail: str
     request_id: str | None = None
+
+
+class JointInfo(BaseModel):
+    name: str
+    side: str = Field(description="'right', 'left' or 'center' (the person's own side)")
+
+
+class LimbInfo(BaseModel):
+    joints: tuple[str, str]
+    side: str
+
+
+class SkeletonResponse(BaseModel):
+    """What a drawing needs: the joints in response order, the limbs between them, the colour of each side."""
+
+    joints: list[JointInfo]
+    limbs: list[LimbInfo]
+    colors: dict[str, str] = Field(description="CSS colour per side, the ones render=png draws in")

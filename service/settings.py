@@ -1,16 +1,17 @@
 """Every tunable of the service in one typed object, read from HGPOSE_* environment variables."""
 
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.devices import MindSporeTarget
 from service.backends.registry import BACKEND_CHOICES
+from service.gears import DEFAULT_GEARS, check_gears
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 LiteTarget = Literal["ascend", "gpu", "cpu"]
-MindSporeTarget = Literal["CPU", "GPU", "Ascend"]
 OpenVinoHint = Literal["LATENCY", "THROUGHPUT"]
 OpenVinoPrecision = Literal["f32", "bf16", "f16"]
 
@@ -50,6 +51,10 @@ class Settings(BaseSettings):
     lite_device_id: int = Field(default=0, ge=0)
     lite_precision_mode: str = "enforce_fp32"
     lite_cpu_threads: int = Field(default=2, ge=0)
+    lite_batch_gears: Annotated[tuple[int, ...], NoDecode] = Field(
+        default=DEFAULT_GEARS,
+        description="batch sizes Lite declares on Ascend/GPU (2 is always added; each <= 2048)",
+    )
 
     mindspore_device_target: MindSporeTarget = "CPU"
 
@@ -83,6 +88,16 @@ class Settings(BaseSettings):
     def _empty_key_means_none(cls, value: str | None) -> str | None:
         """`HGPOSE_API_KEY=` (as compose passes an unset variable) turns authentication off."""
         return value or None
+
+    @field_validator("lite_batch_gears", mode="before")
+    @classmethod
+    def _gears_from_text(cls, value: object) -> tuple[int, ...]:
+        """`HGPOSE_LITE_BATCH_GEARS=1,2,4,8`: sorted, distinct, with the flip pair 2, each in 1..2048."""
+        if isinstance(value, str):
+            value = [part for part in value.replace(" ", "").split(",") if part]
+        if not isinstance(value, list | tuple):
+            raise ValueError("lite_batch_gears is a comma-separated list of batch sizes, e.g. 1,2,4,8")
+        return check_gears([int(g) for g in value])
 
     @model_validator(mode="after")
     def _queue_holds_a_request(self) -> "Settings":

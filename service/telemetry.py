@@ -51,9 +51,15 @@ class ServiceMetrics:
         )
         self.batch_size = Histogram(
             "hgpose_batch_size",
-            "crops per backend call",
+            "real crops per backend call (padding not counted)",
             ["model"],
             buckets=BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.padded_crops = Counter(
+            "hgpose_padded_crops_total",
+            "zero crops added to fill a batch up to a backend batch size (Lite gear)",
+            ["model"],
             registry=self.registry,
         )
         self.queued_crops = Gauge(
@@ -62,13 +68,15 @@ class ServiceMetrics:
         self.models_ready = Gauge("hgpose_models_ready", "model versions ready", registry=self.registry)
 
     def batch_observer(self, model: str) -> BatchObserver:
-        """The batcher's hook for `model`: records each batch's size and compute time."""
+        """The batcher's hook for `model`: records each batch's real crops, compute time and padding."""
         sizes = self.batch_size.labels(model=model)
         compute = self.compute.labels(model=model)
+        padded_crops = self.padded_crops.labels(model=model)
 
-        def observe(size: int, seconds: float) -> None:
+        def observe(size: int, seconds: float, padded: int) -> None:
             sizes.observe(size)
             compute.observe(seconds)
+            padded_crops.inc(padded)
 
         return observe
 

@@ -7,7 +7,8 @@ from typing import Any, get_args
 
 import yaml
 
-DEVICE_TARGETS = ("CPU", "GPU", "Ascend")
+from core.devices import MINDSPORE_TARGETS
+from core.hourglass import heatmap_side
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,12 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         problems = []
-        if self.device_target not in DEVICE_TARGETS:
-            problems.append(f"device_target must be one of {DEVICE_TARGETS}")
-        if self.input_size % 64 or self.input_size <= 0:
-            problems.append("input_size must be a positive multiple of 64")
+        if self.device_target not in MINDSPORE_TARGETS:
+            problems.append(f"device_target must be one of {MINDSPORE_TARGETS}")
+        try:
+            heatmap_side(self.input_size)
+        except ValueError as error:
+            problems.append(str(error))
         for name in ("batch_size", "epochs", "nstack", "features", "save_every", "keep", "workers"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1")

@@ -21,7 +21,6 @@ from core.mpii import MpiiAnnotations, read_annotations
 if TYPE_CHECKING:
     import mindspore.dataset as msds
 
-HEATMAP_STRIDE = 4
 NOT_ANNOTATED_X = -1.0
 COLUMNS = ("image", "heatmaps")
 
@@ -114,12 +113,10 @@ class PoseDataset:
         augmentation: Augmentation | None = Augmentation(),
         seed: int = 1,
     ) -> None:
-        if input_size % 64:
-            raise ValueError(f"input size {input_size} is not a multiple of 64")
+        self.codec = HeatmapCodec.for_input_size(input_size)
         self.annotations = annotations
         self.image_dir = Path(image_dir)
         self.input_size = input_size
-        self.codec = HeatmapCodec(input_size, input_size // HEATMAP_STRIDE)
         self.augmentation = augmentation
         self.seed = seed
         self._draws = 0

@@ -19,6 +19,7 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn
 
+from core.devices import MINDSPORE_TARGETS
 from core.metrics import ScoreReport, score_predictions
 from core.mpii import MpiiAnnotations, read_annotations, write_predictions
 from training.checkpoints import load_network
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--limit", type=int, default=None, help="score only the first N entries")
     parser.add_argument("--out", type=Path, default=Path("."), help="folder for result.txt and preds.h5")
-    parser.add_argument("--device-target", default="CPU", choices=("CPU", "GPU", "Ascend"))
+    parser.add_argument("--device-target", default="CPU", choices=MINDSPORE_TARGETS)
     args = parser.parse_args(argv)
 
     use_device(args.device_target)

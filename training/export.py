@@ -24,6 +24,7 @@ import onnxruntime as ort
 from mindspore import Tensor, nn
 from mindspore.onnx import export as export_onnx
 
+from core.hourglass import INPUT_MULTIPLE, heatmap_side
 from core.joints import FLIP_PERMUTATION, JOINT_NAMES, NUM_JOINTS
 from core.model_repo import (
     METADATA_FILE,
@@ -39,7 +40,7 @@ from core.model_repo import (
     write_metadata,
 )
 from training.checkpoints import CheckpointMismatchError, load_network, load_strict
-from training.network import INPUT_MULTIPLE, StackedHourglass, count_parameters, infer_config
+from training.network import StackedHourglass, count_parameters, infer_config
 from training.onnx_batch import make_batch_dynamic
 
 PARITY_TOLERANCE = 1e-4
@@ -103,6 +104,18 @@ def write_mindir(net: nn.Cell, path: Path, input_size: int) -> None:
     ms.export(net, dynamic_input, file_name=str(path.with_suffix("")), file_format="MINDIR")
 
 
+def mindir_input_name(path: Path) -> str:
+    """The graph input name stored in a MINDIR (its protobuf's graph.input), which Lite configs name."""
+    from mindspore.train.mind_ir_pb2 import ModelProto
+
+    model = ModelProto()
+    model.ParseFromString(path.read_bytes())
+    names = [value.name for value in model.graph.input]
+    if len(names) != 1:
+        raise ExportError(f"the MINDIR has {len(names)} graph inputs, the pose network has one")
+    return names[0]
+
+
 def write_onnx(net: nn.Cell, path: Path, input_size: int) -> int:
     """Export, rewrite to a true dynamic batch, save; returns the opset."""
     example = Tensor(np.zeros((ONNX_EXPORT_BATCH, input_size, input_size, 3), np.float32))
@@ -134,8 +147,10 @@ def fresh_copy(net: StackedHourglass) -> StackedHourglass:
 
 
 def _check_arguments(net: StackedHourglass, name: str, version: int, input_size: int) -> None:
-    if input_size <= 0 or input_size % INPUT_MULTIPLE:
-        raise ExportError(f"input size {input_size} is not a positive multiple of {INPUT_MULTIPLE}")
+    try:
+        heatmap_side(input_size)
+    except ValueError as error:
+        raise ExportError(str(error)) from error
     if version <= 0:
         raise ExportError(f"version must be a positive integer, not {version}")
     if not name or Path(name).name != name or name.startswith("."):
@@ -170,11 +185,13 @@ def export_network(
         write_mindir(fresh_copy(net), staging / MINDIR_FILE, input_size)
         opset = write_onnx(fresh_copy(net), staging / ONNX_FILE, input_size)
         parity = check_parity(net, staging / MINDIR_FILE, staging / ONNX_FILE, input_size)
-        heatmap_size = input_size // 4
+        heatmap_size = heatmap_side(input_size)
         metadata = ModelMetadata(
             name=name,
             version=version,
-            input=InputSpec(height=input_size, width=input_size),
+            input=InputSpec(
+                height=input_size, width=input_size, mindir_name=mindir_input_name(staging / MINDIR_FILE)
+            ),
             output=OutputSpec(
                 nstack=net.nstack,
                 num_joints=NUM_JOINTS,
@@ -244,7 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", required=True, help="model name (folder under the repository)")
     parser.add_argument("--version", type=int, required=True, help="positive integer version")
     parser.add_argument("--repo", type=Path, default=Path("model_repo"), help="model repository root")
-    parser.add_argument("--input-size", type=int, default=256, help="square input side, a multiple of 64")
+    parser.add_argument(
+        "--input-size", type=int, default=256, help=f"square input side, a multiple of {INPUT_MULTIPLE}"
+    )
     parser.add_argument(
         "--provenance", type=Path, help="JSON object recorded as provenance (eval figures...)"
     )

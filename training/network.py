@@ -2,7 +2,8 @@
 
 Parameter names and shapes equal the MindSpore ModelZoo port's, so its `.ckpt` files load strictly, and the
 forward pass equals the PyTorch reference's, so its checkpoints convert (training.import_torch). Unlike the
-ModelZoo port, upsampling is by a factor of two, so any input whose sides are multiples of 64 works.
+ModelZoo port, upsampling is by a factor of two, so any input whose sides are multiples of
+core.hourglass.INPUT_MULTIPLE works; its widths, depth and stride live there too, framework-free.
 """
 
 import re
@@ -12,12 +13,11 @@ from typing import Any
 
 from mindspore import Tensor, nn, ops
 
-HOURGLASS_DEPTH = 4
-STEM_CHANNELS = 64
-STEM_RESIDUAL_CHANNELS = 128
+from core.hourglass import HOURGLASS_DEPTH, STEM_CHANNELS, STEM_RESIDUAL_CHANNELS
+from core.joints import NUM_JOINTS
+
 BN_MOMENTUM = 0.9  # MindSpore's convention: equals PyTorch's momentum=0.1
 BN_EPS = 1e-5  # PyTorch's default, so that imported reference checkpoints give the same outputs
-INPUT_MULTIPLE = 2**HOURGLASS_DEPTH * 4  # stride 4 of the stem, then four 2x2 poolings
 
 
 class Conv(nn.Cell):
@@ -107,9 +107,9 @@ class Hourglass(nn.Cell):
 
 
 class StackedHourglass(nn.Cell):
-    """NHWC float32 RGB in [0, 1], sides multiples of 64 -> heatmaps (B, nstack, J, H/4, W/4)."""
+    """NHWC float32 RGB in [0, 1], sides multiples of INPUT_MULTIPLE -> heatmaps (B, nstack, J, H/4, W/4)."""
 
-    def __init__(self, nstack: int = 2, features: int = 256, num_joints: int = 16) -> None:
+    def __init__(self, nstack: int = 2, features: int = 256, num_joints: int = NUM_JOINTS) -> None:
         super().__init__()
         self.nstack = nstack
         self.pre = nn.SequentialCell(
@@ -150,7 +150,7 @@ class NetworkConfig:
 
     nstack: int = 2
     features: int = 256
-    num_joints: int = 16
+    num_joints: int = NUM_JOINTS
 
     def build(self) -> StackedHourglass:
         return StackedHourglass(self.nstack, self.features, self.num_joints)

@@ -12,7 +12,7 @@ import numpy as np
 
 from core.codec import HeatmapCodec
 from core.mpii import MpiiAnnotations
-from training.dataset import HEATMAP_STRIDE, crop_batch
+from training.dataset import crop_batch
 
 # (B, S, S, 3) float32 crops -> (B, J, S/4, S/4) heatmaps of the last stack
 LastStack = Callable[[np.ndarray], np.ndarray]
@@ -27,7 +27,7 @@ def predict_keypoints(
     batch_size: int = 8,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(N, 16, 2) predictions in 0-based image pixels and (N, 16) peak scores, one row per entry."""
-    codec = HeatmapCodec(input_size, input_size // HEATMAP_STRIDE)
+    codec = HeatmapCodec.for_input_size(input_size)
     preds, scores = [], []
     for start in range(0, len(annotations), batch_size):
         indices = range(start, min(start + batch_size, len(annotations)))

@@ -1,8 +1,9 @@
 """POST /v1/pose: an image and person regions in (multipart or JSON), 16 keypoints per person out."""
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from service import pipeline
 from service.api.deps import MetricsDep, RepositoryDep, SettingsDep, require_api_key
@@ -10,16 +11,38 @@ from service.batching import (
     BatcherClosedError,
     BatcherError,
     DeadlineExceededError,
+    GroupTooLargeError,
     InferenceError,
     QueueFullError,
 )
 from service.errors import ServiceError
+from service.rendering import PNG_MEDIA_TYPE, render_png, wants_png
 from service.schemas import ErrorResponse, PoseJsonRequest, PoseResponse
 from service.settings import Settings
 
 router = APIRouter(tags=["pose"], dependencies=[Depends(require_api_key)])
 
-_REF = "#/components/schemas/{model}"
+
+def _inline_definitions(schema: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic JSON schema with its `$defs` written in place of each `$ref`.
+
+    The schema sits in `openapi_extra`, which FastAPI does not add to the document's components, so a
+    `$ref` there would point at nothing (ReDoc refuses to render such a document).
+    """
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return resolve(schema)
+
+
 _MULTIPART_SCHEMA = {
     "type": "object",
     "required": ["image", "persons"],
@@ -36,19 +59,28 @@ _OPENAPI_BODY = {
         "required": True,
         "content": {
             "multipart/form-data": {"schema": _MULTIPART_SCHEMA},
-            "application/json": {"schema": PoseJsonRequest.model_json_schema(ref_template=_REF)},
+            "application/json": {"schema": _inline_definitions(PoseJsonRequest.model_json_schema())},
         },
     }
 }
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 401, 404, 413, 415, 422, 503, 504)
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {PNG_MEDIA_TYPE: {}},
+        "description": "the keypoints, or with render=png the drawn image",
+    },
+    **{status: {"model": ErrorResponse} for status in (400, 401, 404, 413, 415, 422, 503, 504)},
 }
+RenderQuery = Annotated[
+    Literal["png"] | None,
+    Query(description="'png': answer with the image and the skeletons drawn on it instead of JSON"),
+]
 
 _BATCHER_STATUS: dict[type[BatcherError], int] = {
     QueueFullError: 503,
     BatcherClosedError: 503,
     DeadlineExceededError: 504,
     InferenceError: 500,
+    GroupTooLargeError: 422,
 }
 
 
@@ -67,7 +99,7 @@ def http_error(error: BatcherError, settings: Settings) -> ServiceError:
 @router.post(
     "/v1/pose",
     response_model=PoseResponse,
-    responses=_ERRORS,
+    responses=_RESPONSES,
     openapi_extra=_OPENAPI_BODY,
     summary="Estimate 16 MPII keypoints for each given person",
 )
@@ -76,9 +108,16 @@ async def estimate_pose(
     settings: SettingsDep,
     repository: RepositoryDep,
     metrics: MetricsDep,
-) -> PoseResponse:
-    """Multipart (`image` file, `persons` JSON, `flip`, `model`, `version`) or JSON (`image_base64`, ...)."""
+    render: RenderQuery = None,
+) -> PoseResponse | Response:
+    """Multipart (`image` file, `persons` JSON, `flip`, `model`, `version`) or JSON (`image_base64`, ...).
+
+    With `render=png` (or `Accept: image/png`) the answer is the image with the skeletons drawn.
+    """
     try:
-        return await pipeline.run(request, settings, repository, metrics)
+        found, body = await pipeline.run(request, settings, repository, metrics)
     except BatcherError as error:
         raise http_error(error, settings) from error
+    if wants_png(render, request.headers.get("accept", "")):
+        return Response(await run_in_threadpool(render_png, found), media_type=PNG_MEDIA_TYPE)
+    return body

@@ -14,9 +14,13 @@ class Backend(Protocol):
 
     Implementations may assume calls come one at a time from the batcher's single inference thread, but
     must still be safe if called concurrently (the Lite runtime is not, so it locks).
+
+    `batch_sizes` lists the only batch sizes `infer` takes (Lite's gears on Ascend and GPU), None for any:
+    the batcher pads a batch up to the smallest of them that holds it.
     """
 
     name: str
+    batch_sizes: tuple[int, ...] | None
     # What actually runs the model, as the runtime reports it (onnxruntime's providers, OpenVINO's
     # execution devices): a request for a GPU that fell back to the CPU shows here.
     devices: list[str]
@@ -24,3 +28,8 @@ class Backend(Protocol):
     def infer(self, batch: np.ndarray) -> np.ndarray: ...
 
     def close(self) -> None: ...
+
+
+def batch_sizes(backend: Backend) -> tuple[int, ...] | None:
+    """The batch sizes a backend takes; None (any) for a backend that does not say."""
+    return getattr(backend, "batch_sizes", None)

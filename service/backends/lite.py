@@ -1,20 +1,35 @@
-"""MindSpore Lite backend for Ascend (also its CPU/GPU targets), on the exported MINDIR.
+"""MindSpore Lite backend (Ascend, GPU or CPU target) on the exported MINDIR, written to the Lite 2.4+ API.
 
-Written against the documented mindspore_lite 2.x Python API (REFERENCE.md §10) and tested only against a
-test double of that API: it has never run on Ascend hardware. A Lite `Model` must not be entered
-concurrently and must be `resize`d before a batch of another size, so every call holds a lock.
+What it relies on, from the mindspore_lite Python sources and the Lite docs (see service/README.md):
+- tensors are property-style (`name`, `shape`, `dtype`, `element_num`, `data_size`); the 2.0-alpha getters
+  (`get_shape()`...) do not exist in the releases that ship Python 3.11 wheels;
+- `Model.build_from_file(path, ModelType.MINDIR, context, config_path="", config_dict=None)`, with
+  `config_dict` = {section: {key: str}};
+- our MINDIR has a dynamic batch, which Ascend and GPU need declared at build time: `[ascend_context]`
+  `input_shape=NAME:[-1,S,S,3]` plus `dynamic_dims=[1],[2],...` gears (Ascend then runs only those batch
+  sizes), `[gpu_context]` the same `input_shape` with a `dynamic_dims=[lo~hi]` range and `opt_dims`; the CPU
+  target needs no declaration;
+- NAME must be the input name as Lite sees it: learnt here by building once on the CPU target and reading
+  `get_inputs()[0].name` (no guessing);
+- one `Model` must not run `predict` concurrently, and `resize` must precede data of a new batch size.
+
+It has never run on an NPU or a GPU: it is tested against a test double of that API only.
 """
 
 import importlib
 import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
 from service.backends.base import BackendError
 
 LITE_MODULE = "mindspore_lite"
+DYNAMIC_TARGETS = ("ascend", "gpu")
 
 
 def import_lite() -> ModuleType:
@@ -28,42 +43,126 @@ def import_lite() -> ModuleType:
         ) from error
 
 
+@dataclass(frozen=True)
+class LiteOptions:
+    """How to build the Lite model: target device, its id and precision mode, CPU threads, batch gears."""
+
+    target: str
+    device_id: int
+    precision_mode: str
+    cpu_threads: int
+    gears: tuple[int, ...]
+
+
+def dynamic_batch_config(
+    target: str, input_name: str, sample_shape: Sequence[int], gears: Sequence[int]
+) -> dict:
+    """The `config_dict` declaring the dynamic batch for `target` (empty for CPU, which needs none).
+
+    `sample_shape` is one sample's shape (H, W, C); the batch dimension is declared as -1.
+    """
+    shape = f"{input_name}:[{','.join(str(d) for d in (-1, *sample_shape))}]"
+    if target == "ascend":
+        return {"ascend_context": {"input_shape": shape, "dynamic_dims": ",".join(f"[{g}]" for g in gears)}}
+    if target == "gpu":
+        return {
+            "gpu_context": {
+                "input_shape": shape,
+                "dynamic_dims": f"[{min(gears)}~{max(gears)}]",
+                "opt_dims": f"[{max(gears)}]",
+            }
+        }
+    return {}
+
+
+def _context(lite: ModuleType, target: str, options: LiteOptions) -> Any:
+    context = lite.Context()
+    context.target = [target]
+    if target == "ascend":
+        context.ascend.device_id = options.device_id
+        context.ascend.precision_mode = options.precision_mode
+    elif target == "gpu":
+        context.gpu.device_id = options.device_id
+        context.gpu.precision_mode = options.precision_mode
+    context.cpu.thread_num = options.cpu_threads
+    return context
+
+
+def build_model(
+    lite: ModuleType, model_path: Path, target: str, options: LiteOptions, config: dict | None = None
+) -> Any:
+    """A built Lite Model, or BackendError naming the file, target and declaration."""
+    model = lite.Model()
+    try:
+        model.build_from_file(
+            str(model_path),
+            lite.ModelType.MINDIR,
+            _context(lite, target, options),
+            config_dict=config or None,
+        )
+    except (RuntimeError, ValueError, TypeError) as error:
+        declared = f" with {config}" if config else ""
+        raise BackendError(
+            f"MindSpore Lite cannot build {model_path.name} on {target}{declared}: {error}"
+        ) from error
+    return model
+
+
+@dataclass(frozen=True)
+class LiteInput:
+    """The model's one input as Lite reports it: its name and one sample's shape (H, W, C)."""
+
+    name: str
+    sample_shape: tuple[int, ...]
+
+
+def lite_input(model: Any, model_path: Path) -> LiteInput:
+    """A built model's one input as Lite reports it."""
+    inputs = model.get_inputs()
+    if len(inputs) != 1:
+        raise BackendError(f"{model_path.name} has {len(inputs)} inputs, the pose network has one")
+    return LiteInput(name=str(inputs[0].name), sample_shape=tuple(int(d) for d in inputs[0].shape[1:]))
+
+
 class LiteBackend:
+    """One Lite Model; on Ascend and GPU it runs only the configured batch gears (`batch_sizes`)."""
+
     name = "lite"
 
-    def __init__(
-        self, model_path: Path, target: str, device_id: int, precision_mode: str, cpu_threads: int
-    ) -> None:
+    def __init__(self, model_path: Path, options: LiteOptions) -> None:
         lite = import_lite()
-        context = lite.Context()
-        context.target = [target]
-        if target == "ascend":
-            context.ascend.device_id = device_id
-            context.ascend.precision_mode = precision_mode
-        elif target == "gpu":
-            context.gpu.device_id = device_id
-            context.gpu.precision_mode = precision_mode
-        context.cpu.thread_num = cpu_threads
-        self._model = lite.Model()
-        try:
-            self._model.build_from_file(str(model_path), lite.ModelType.MINDIR, context)
-        except (RuntimeError, ValueError, TypeError) as error:
-            raise BackendError(f"MindSpore Lite cannot build {model_path.name}: {error}") from error
-        self.devices = [target]
+        self.batch_sizes: tuple[int, ...] | None = None
+        if options.target in DYNAMIC_TARGETS:
+            # the input name as Lite sees it, from a CPU-target build, which needs no declaration
+            self.input = lite_input(build_model(lite, model_path, "cpu", options), model_path)
+            self.batch_sizes = options.gears
+            config = dynamic_batch_config(
+                options.target, self.input.name, self.input.sample_shape, options.gears
+            )
+            self._model = build_model(lite, model_path, options.target, options, config)
+        else:
+            self._model = build_model(lite, model_path, options.target, options)
+            self.input = lite_input(self._model, model_path)
+        self.devices = [options.target]
         self._inputs = self._model.get_inputs()
-        self._shape = [int(d) for d in self._inputs[0].get_shape()]
+        self._batch: int | None = None
         self._lock = threading.Lock()
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
+        """Heatmaps for a batch whose size is one of `batch_sizes` (any size on the CPU target)."""
         batch = np.ascontiguousarray(batch, dtype=np.float32)
-        shape = [int(d) for d in batch.shape]
+        size = len(batch)
+        if self.batch_sizes is not None and size not in self.batch_sizes:
+            raise BackendError(
+                f"a batch of {size} is not one of the configured gears {list(self.batch_sizes)}"
+            )
         with self._lock:
-            if shape != self._shape:
-                self._model.resize(self._inputs, [shape])
-                self._shape = shape
+            if size != self._batch:
+                self._model.resize(self._inputs, [[size, *self.input.sample_shape]])
+                self._batch = size
             self._inputs[0].set_data_from_numpy(batch)
             outputs = self._model.predict(self._inputs)
-            return np.array(outputs[0].get_data_to_numpy(), copy=True)
+            return np.array(outputs[0].get_data_to_numpy(), dtype=np.float32, copy=True)
 
     def close(self) -> None:
         with self._lock:

@@ -15,6 +15,7 @@ from service.backends.base import BackendError
 
 class MindSporeBackend:
     name = "mindspore"
+    batch_sizes = None
 
     def __init__(self, model_path: Path, device_target: str) -> None:
         limit_onednn_isa()

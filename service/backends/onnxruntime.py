@@ -20,6 +20,7 @@ CPU_PROVIDER = "CPUExecutionProvider"
 
 class OnnxRuntimeBackend:
     name = "onnxruntime"
+    batch_sizes = None
 
     def __init__(
         self, model_path: Path, intra_op_threads: int, inter_op_threads: int, use_cuda: bool | None

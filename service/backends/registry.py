@@ -44,15 +44,16 @@ def _onnxruntime(path: Path, settings: "Settings") -> Backend:
 
 
 def _lite(path: Path, settings: "Settings") -> Backend:
-    from service.backends.lite import LiteBackend
+    from service.backends.lite import LiteBackend, LiteOptions
 
-    return LiteBackend(
-        path,
-        settings.lite_target,
-        settings.lite_device_id,
-        settings.lite_precision_mode,
-        settings.lite_cpu_threads,
+    options = LiteOptions(
+        target=settings.lite_target,
+        device_id=settings.lite_device_id,
+        precision_mode=settings.lite_precision_mode,
+        cpu_threads=settings.lite_cpu_threads,
+        gears=settings.lite_batch_gears,
     )
+    return LiteBackend(path, options)
 
 
 def _openvino(path: Path, settings: "Settings") -> Backend:

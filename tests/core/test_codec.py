@@ -1,10 +1,12 @@
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from core.codec import HeatmapCodec
-from core.joints import FLIP_PERMUTATION
+from core.joints import FLIP_PERMUTATION, JOINT_NAMES, NUM_JOINTS
+from core.model_repo import InputSpec, ModelMetadata, ModelRepositoryError, OutputSpec
 
 CODEC = HeatmapCodec()
 
@@ -51,7 +53,7 @@ def test_merge_flip_mirrors_back_and_swaps_sides() -> None:
     heatmaps = np.zeros((1, 16, 8, 8), np.float32)
     flipped = np.zeros_like(heatmaps)
     flipped[0, 0, 2, 1] = 4.0  # r_ankle seen at x=1 in the mirrored crop is l_ankle at x=6
-    merged = HeatmapCodec.merge_flip(heatmaps, flipped)
+    merged = CODEC.merge_flip(heatmaps, flipped)
     assert merged[0, FLIP_PERMUTATION[0], 2, 6] == 1.0  # (0 + 4) / 2, clipped at 1
     assert merged.sum() == 1.0
 
@@ -145,3 +147,56 @@ def test_decoding_flip_pairs_together_equals_decoding_each_alone(golden_decode: 
         )
         assert np.array_equal(alone.heatmap_xy[0], together.heatmap_xy[person])
         assert np.array_equal(alone.scores[0], together.scores[person])
+
+
+def _metadata(size: int, heatmap: int, flip_permutation: tuple[int, ...]) -> ModelMetadata:
+    return ModelMetadata(
+        name="m",
+        version=1,
+        input=InputSpec(height=size, width=size),
+        output=OutputSpec(nstack=2, num_joints=NUM_JOINTS, heatmap_height=heatmap, heatmap_width=heatmap),
+        features=32,
+        joint_names=JOINT_NAMES,
+        flip_permutation=flip_permutation,
+        parameter_count=1,
+        files={},
+        exported_at="2026-01-01T00:00:00+00:00",
+    )
+
+
+def test_codec_from_metadata_takes_its_sizes_and_flip_permutation() -> None:
+    swapped_last_two = (*range(NUM_JOINTS - 2), NUM_JOINTS - 1, NUM_JOINTS - 2)
+    codec = HeatmapCodec.from_metadata(_metadata(128, 32, swapped_last_two))
+    assert (codec.input_size, codec.heatmap_size, codec.stride) == (128, 32, 4)
+    assert codec.flip_permutation == swapped_last_two
+    assert HeatmapCodec.from_metadata(_metadata(256, 64, tuple(FLIP_PERMUTATION.tolist()))) == CODEC
+
+
+def test_merge_flip_swaps_joints_by_the_codecs_own_permutation() -> None:
+    identity = HeatmapCodec(flip_permutation=tuple(range(NUM_JOINTS)))
+    flipped = np.zeros((1, NUM_JOINTS, 8, 8), np.float32)
+    flipped[0, 0, 2, 1] = 4.0
+    merged = identity.merge_flip(np.zeros_like(flipped), flipped)
+    assert merged[0, 0, 2, 6] == 1.0 and merged.sum() == 1.0
+    with pytest.raises(ValueError, match="flip permutation has 16"):
+        CODEC.merge_flip(flipped[:, :15], flipped[:, :15])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"flip_permutation": tuple(range(15))}, "15 entries for 16 joints"),
+        ({"flip_permutation": (0,) * NUM_JOINTS}, "not a permutation"),
+        ({"input": InputSpec(height=256, width=192)}, "square"),
+    ],
+)
+def test_codec_from_metadata_refuses_what_it_cannot_decode(change: dict, message: str) -> None:
+    metadata = replace(_metadata(256, 64, tuple(FLIP_PERMUTATION.tolist())), **change)
+    with pytest.raises(ModelRepositoryError, match=message):
+        HeatmapCodec.from_metadata(metadata)
+
+
+def test_codec_for_an_input_size_uses_the_networks_stride_and_size_rule() -> None:
+    assert HeatmapCodec.for_input_size(128) == HeatmapCodec(128, 32)
+    with pytest.raises(ValueError, match="multiple of 64"):
+        HeatmapCodec.for_input_size(96)

@@ -1,10 +1,12 @@
 """Helpers for the service tests: test images, an oracle that computes the expected keypoints without
 any service code, and a reader for /v1/pose responses."""
 
+import importlib.util
 import io
 import re
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -18,6 +20,18 @@ from core.model_repo import ONNX_FILE, read_metadata
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 MPII_IMAGES = FIXTURES / "mpii" / "images"
+LITE_DOUBLE_DIR = Path(__file__).resolve().parent / "lite_api_double"  # on PYTHONPATH: the Lite double
+
+
+def load_lite_double() -> ModuleType:
+    """The TEST DOUBLE of mindspore_lite (tests/service/lite_api_double), loaded under that package name."""
+    spec = importlib.util.spec_from_file_location(
+        "mindspore_lite", LITE_DOUBLE_DIR / "mindspore_lite" / "__init__.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def encode_image(pixels: np.ndarray, fmt: str = "JPEG", **options: Any) -> bytes:

@@ -9,6 +9,7 @@ from service.batching import (
     BatcherClosedError,
     DeadlineExceededError,
     DynamicBatcher,
+    GroupTooLargeError,
     InferenceError,
     QueueFullError,
 )
@@ -44,7 +45,11 @@ def test_concurrent_requests_share_batches_without_splitting_groups() -> None:
 
     async def scenario() -> list[list[np.ndarray]]:
         batcher = DynamicBatcher(
-            network, max_batch=4, max_wait_s=0.2, queue_size=32, on_batch=lambda n, s: observed.append((n, s))
+            network,
+            max_batch=4,
+            max_wait_s=0.2,
+            queue_size=32,
+            on_batch=lambda n, s, _padded: observed.append((n, s)),
         )
         batcher.start()
         deadline = asyncio.get_running_loop().time() + 10
@@ -58,6 +63,66 @@ def test_concurrent_requests_share_batches_without_splitting_groups() -> None:
     assert [n for n, _ in observed] == [4, 4, 2]
     for request, output in zip(requests, outputs, strict=True):
         np.testing.assert_allclose(output[0], request[0].reshape(2, -1).sum(axis=1), rtol=1e-6)
+
+
+class GearNetwork(RecordingNetwork):
+    """Takes only the given batch sizes, as Lite on Ascend does, and records every batch it ran."""
+
+    def __init__(self, sizes: tuple[int, ...]) -> None:
+        super().__init__()
+        self.sizes = sizes
+        self.batches: list[np.ndarray] = []
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        if len(batch) not in self.sizes:
+            raise ValueError(f"batch {len(batch)} is not a gear")
+        self.batches.append(batch)
+        return super().__call__(batch)
+
+
+def test_batches_are_padded_to_the_smallest_gear_and_padding_never_returned() -> None:
+    network = GearNetwork((2, 4))
+    observed: list[tuple[int, int]] = []
+
+    async def scenario() -> tuple[list[list[np.ndarray]], list[list[np.ndarray]], DynamicBatcher]:
+        batcher = DynamicBatcher(
+            network,
+            max_batch=8,
+            max_wait_s=0.2,
+            queue_size=32,
+            on_batch=lambda n, _s, padded: observed.append((n, padded)),
+            batch_sizes=(4, 2),
+        )
+        batcher.start()
+        deadline = asyncio.get_running_loop().time() + 10
+        requests = [groups_of([1], 1), groups_of([2], 2), groups_of([2, 1], 3)]
+        results = await asyncio.gather(*(batcher.submit(r, deadline) for r in requests))
+        await batcher.close()
+        return [[res.output for res in request] for request in results], requests, batcher
+
+    outputs, requests, batcher = asyncio.run(scenario())
+    assert batcher.max_batch == 4  # capped at the largest gear
+    # groups of 1, 2 | 2, 1 crops: two batches of 3 real crops, each padded by one zero crop to gear 4
+    assert network.batch_sizes == [4, 4]
+    assert observed == [(3, 1), (3, 1)]
+    for request, output in zip(requests, outputs, strict=True):
+        for group, rows in zip(request, output, strict=True):
+            np.testing.assert_allclose(rows, group.reshape(len(group), -1).sum(axis=1), rtol=1e-6)
+    assert not network.batches[0][3:].any() and not network.batches[1][3:].any()  # the padding is zeros
+
+
+def test_a_group_larger_than_the_largest_gear_is_refused() -> None:
+    async def scenario() -> None:
+        batcher = DynamicBatcher(
+            GearNetwork((1, 2)), max_batch=8, max_wait_s=0, queue_size=32, batch_sizes=(1, 2)
+        )
+        batcher.start()
+        deadline = asyncio.get_running_loop().time() + 10
+        with pytest.raises(GroupTooLargeError, match="3 crops exceed the backend's largest batch \\(2\\)"):
+            await batcher.submit(groups_of([3]), deadline)
+        await batcher.close()
+
+    asyncio.run(scenario())
 
 
 def test_group_larger_than_max_batch_runs_alone() -> None:

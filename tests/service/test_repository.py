@@ -5,10 +5,9 @@ import shutil
 import sys
 from pathlib import Path
 
-import fake_mindspore_lite
 import httpx
 import pytest
-from service_helpers import encode_image, random_image
+from service_helpers import encode_image, load_lite_double, random_image
 
 from core.model_repo import METADATA_FILE, ONNX_FILE
 from service.backends import resolve_backend
@@ -97,7 +96,7 @@ def test_a_repository_without_ready_models_is_not_ready(serve, tmp_path: Path, t
 def test_auto_backend_picks_lite_only_with_package_and_ascend_device(tmp_path: Path, monkeypatch) -> None:
     settings = Settings(backend="auto")
     assert resolve_backend(settings, device_dir=tmp_path) == "onnxruntime"
-    monkeypatch.setitem(sys.modules, "mindspore_lite", fake_mindspore_lite)
+    monkeypatch.setitem(sys.modules, "mindspore_lite", load_lite_double())
     assert resolve_backend(settings, device_dir=tmp_path) == "onnxruntime"
     (tmp_path / "davinci0").touch()
     assert resolve_backend(settings, device_dir=tmp_path) == "lite"

@@ -8,6 +8,7 @@ that works with numpy 2 (PyNative's first kernel call fails to import numpy's 1.
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import training  # noqa: F401  (sets the oneDNN cap before mindspore is imported)
@@ -26,6 +27,13 @@ def graph_mode() -> None:
 @pytest.fixture(scope="session")
 def golden_dir() -> Path:
     return GOLDEN
+
+
+@pytest.fixture(scope="session")
+def golden_forward(golden_dir: Path) -> dict[str, np.ndarray]:
+    """The reference's tiny network (princeton_tiny_nstack2_dim32.pt): its input and its output."""
+    with np.load(golden_dir / "princeton_tiny_forward.npz") as data:
+        return {key: data[key] for key in data.files}
 
 
 def read_shape_table(path: Path) -> ShapeTable:

@@ -20,8 +20,9 @@ from core.model_repo import (
     verify_file,
 )
 from training import export
-from training.checkpoints import load_strict, save_checkpoint
+from training.checkpoints import load_network, load_strict, save_checkpoint
 from training.export import ExportError, export_network
+from training.import_onnx import import_onnx_model, unused_parameter_names
 from training.network import NetworkConfig, StackedHourglass, count_parameters
 from training.onnx_batch import make_output_batch_dynamic
 
@@ -74,6 +75,9 @@ def test_metadata_contents(exported: Path, network: StackedHourglass) -> None:
     assert (metadata.name, metadata.version) == ("small", 1)
     assert (metadata.input.layout, metadata.input.height, metadata.input.width) == ("NHWC", 64, 64)
     assert (metadata.input.color, metadata.input.pixel_scale) == ("RGB", 1.0 / 255.0)
+    # the MINDIR graph's input, named after StackedHourglass.construct's argument, for Lite's input_shape
+    assert "StackedHourglass" in metadata.input.mindir_name
+    assert metadata.input.mindir_name.endswith(":images")
     assert (metadata.output.nstack, metadata.output.num_joints) == (2, 16)
     assert (metadata.output.heatmap_height, metadata.output.heatmap_width) == (16, 16)
     assert metadata.features == CONFIG.features
@@ -171,3 +175,22 @@ def test_cli_rejects_a_mismatched_checkpoint_and_writes_nothing(
     assert export.main(argv) == 1
     assert "features.0.1.bn.gamma" in capsys.readouterr().err
     assert not repo.exists()
+
+
+def test_an_exported_onnx_model_imports_back_to_the_same_network(
+    exported: Path, network: StackedHourglass, tmp_path: Path
+) -> None:
+    """training.import_onnx recovers every parameter the network runs; only never-run skip convs differ."""
+    summary = import_onnx_model(exported / ONNX_FILE, tmp_path / "back.ckpt")
+    assert summary["features"] == CONFIG.features and summary["nstack"] == CONFIG.nstack
+    restored, _ = load_network(tmp_path / "back.ckpt")
+    restored.set_train(False)
+    unused = unused_parameter_names(network)
+    assert unused, "the network should have skip convolutions it never runs"
+    original = {p.name: p.asnumpy() for p in network.get_parameters()}
+    for param in restored.get_parameters():
+        if param.name not in unused:
+            np.testing.assert_array_equal(param.asnumpy(), original[param.name], err_msg=param.name)
+    batch = np.random.default_rng(0).random((2, INPUT_SIZE, INPUT_SIZE, 3), dtype=np.float32)
+    expected = network(ms.Tensor(batch)).asnumpy()
+    np.testing.assert_allclose(restored(ms.Tensor(batch)).asnumpy(), expected, atol=1e-6)

@@ -80,12 +80,6 @@ def imported_checkpoint(golden_dir: Path, tmp_path_factory: pytest.TempPathFacto
     return out
 
 
-@pytest.fixture(scope="module")
-def golden_forward(golden_dir: Path) -> dict[str, np.ndarray]:
-    with np.load(golden_dir / "princeton_tiny_forward.npz") as data:
-        return {key: data[key] for key in data.files}
-
-
 @pytest.mark.slow
 def test_exported_import_reproduces_reference_forward(
     imported_checkpoint: Path, golden_forward: dict[str, np.ndarray], tmp_path: Path

@@ -1,0 +1,223 @@
+"""Acceptance check of a backend on real hardware: every model version, every batch gear, against onnxruntime.
+
+    python -m service.check --model-repo REPO --backend lite --target ascend [--fixtures DIR] [--runs N]
+
+Loads every version of every model in REPO on the chosen backend (settings as the service reads them, from
+HGPOSE_* variables, with the options below on top), crops the first five persons of the MPII fixture
+(`--fixtures`: a folder with annot/valid.h5 and images/, by default the repository's tests/fixtures/mpii)
+with core's crop, and runs them at every batch gear (the rows cycle through the five crops). Each row is
+compared with onnxruntime on CPU: the largest heatmap difference, and the keypoint difference in heatmap
+cells and image pixels. fp32 precision is judged on heatmaps, the fp16 precision modes on keypoints. Each
+gear's first call is timed on its own (on Ascend it includes compiling that gear), then the gear is timed
+(p50 of --runs). Prints a report; exits 1 on a mismatch, 2 when a version cannot be loaded or run.
+"""
+
+import argparse
+import logging
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from core.codec import HeatmapCodec
+from core.geometry import crop_image
+from core.model_repo import ONNX_FILE, ModelMetadata, read_metadata
+from core.mpii import read_annotations
+from service.backends import Backend, create_backend
+from service.backends.base import batch_sizes
+from service.backends.onnxruntime import OnnxRuntimeBackend
+from service.repository import find_versions
+from service.settings import Settings
+
+FIXTURE_PERSONS = 5
+DEFAULT_FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "mpii"
+REDUCED_PRECISION_MODES = ("enforce_fp16", "preferred_fp32", "preferred_optimal")
+EXIT_MISMATCH = 1
+EXIT_UNLOADABLE = 2
+
+
+@dataclass(frozen=True)
+class Fixture:
+    """The fixture persons: their images' pixels (RGB uint8), centres and scales."""
+
+    images: list[np.ndarray]
+    centers: np.ndarray
+    scales: np.ndarray
+
+    def crops(self, metadata: ModelMetadata) -> np.ndarray:
+        """Network inputs (N, S, S, 3) float32, cropped with core's crop as the service does."""
+        size = metadata.input.height
+        crops = [
+            crop_image(image.astype(np.float32), center, float(scale), size) * metadata.input.pixel_scale
+            for image, center, scale in zip(self.images, self.centers, self.scales, strict=True)
+        ]
+        return np.stack(crops).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class GearResult:
+    gear: int
+    heatmap_diff: float
+    keypoint_cells: float
+    keypoint_px: float
+    first_ms: float
+    p50_ms: float
+    passed: bool
+
+
+def read_fixture(folder: Path, persons: int = FIXTURE_PERSONS) -> Fixture:
+    """The first `persons` persons of folder/annot/valid.h5 with their images from folder/images."""
+    annotations = read_annotations(folder / "annot" / "valid.h5").subset(persons)
+    images = []
+    for name in annotations.imgname:
+        pixels = cv2.imread(str(folder / "images" / name), cv2.IMREAD_COLOR)
+        if pixels is None:
+            raise FileNotFoundError(f"fixture image {folder / 'images' / name} is missing or unreadable")
+        images.append(cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB))
+    return Fixture(images=images, centers=annotations.center, scales=annotations.scale)
+
+
+def reduced_precision(settings: Settings, backend_name: str) -> bool:
+    """Whether the run uses an fp16 precision mode (Lite on Ascend or GPU), judged on keypoints only."""
+    return (
+        backend_name == "lite"
+        and settings.lite_target != "cpu"
+        and settings.lite_precision_mode in REDUCED_PRECISION_MODES
+    )
+
+
+def p50_ms(backend: Backend, batch: np.ndarray, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        backend.infer(batch)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+def check_gear(
+    backend: Backend,
+    gear: int,
+    crops: np.ndarray,
+    reference: np.ndarray,
+    fixture: Fixture,
+    codec: HeatmapCodec,
+    options: argparse.Namespace,
+    on_keypoints: bool,
+) -> GearResult:
+    """Run `gear` rows cycling through the crops; compare each row with its reference row; time the gear."""
+    rows = np.arange(gear) % len(crops)
+    started = time.perf_counter()
+    output = backend.infer(crops[rows])
+    first_ms = (time.perf_counter() - started) * 1000
+    expected = reference[rows]
+    heatmap_diff = float(np.abs(output - expected).max())
+    centers, scales = fixture.centers[rows], fixture.scales[rows]
+    got = codec.decode(output[:, -1], centers, scales)
+    want = codec.decode(expected[:, -1], centers, scales)
+    cells = float(np.linalg.norm(got.heatmap_xy - want.heatmap_xy, axis=-1).max())
+    pixels = float(np.linalg.norm(got.image_xy - want.image_xy, axis=-1).max())
+    if on_keypoints:
+        passed = cells <= options.keypoint_tolerance
+    else:
+        passed = heatmap_diff <= options.heatmap_tolerance
+    timed = p50_ms(backend, crops[rows], options.runs)
+    return GearResult(gear, heatmap_diff, cells, pixels, first_ms, timed, passed)
+
+
+def check_version(
+    version_dir: Path, settings: Settings, fixture: Fixture, options: argparse.Namespace
+) -> list[GearResult]:
+    metadata = read_metadata(version_dir)
+    codec = HeatmapCodec.from_metadata(metadata)
+    crops = fixture.crops(metadata)
+    reference_backend = OnnxRuntimeBackend(version_dir / ONNX_FILE, 0, 1, use_cuda=False)
+    try:
+        reference = reference_backend.infer(crops)
+    finally:
+        reference_backend.close()
+    backend = create_backend(settings.backend, version_dir, settings)
+    try:
+        gears = batch_sizes(backend) or settings.lite_batch_gears
+        on_keypoints = reduced_precision(settings, settings.backend)
+        return [
+            check_gear(backend, gear, crops, reference, fixture, codec, options, on_keypoints)
+            for gear in gears
+        ]
+    finally:
+        backend.close()
+
+
+def report(label: str, results: list[GearResult], on_keypoints: bool) -> str:
+    judged = "keypoints (fp16 precision mode)" if on_keypoints else "heatmaps"
+    lines = [f"{label}: judged on {judged}"]
+    lines.append(
+        "  gear  max|heatmap diff|  keypoint diff (cells)  keypoint diff (px)  first call ms  p50 ms  result"
+    )
+    for r in results:
+        verdict = "ok" if r.passed else "MISMATCH"
+        lines.append(
+            f"  {r.gear:>4}  {r.heatmap_diff:>18.3g}  {r.keypoint_cells:>21.3g}  {r.keypoint_px:>18.3g}"
+            f"  {r.first_ms:>13.1f}  {r.p50_ms:>6.1f}  {verdict}"
+        )
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m service.check", description=__doc__.split("\n")[0])
+    parser.add_argument("--model-repo", type=Path, required=True)
+    parser.add_argument("--backend", choices=["onnxruntime", "lite", "mindspore"], required=True)
+    parser.add_argument("--target", choices=["ascend", "gpu", "cpu"], help="Lite target (HGPOSE_LITE_TARGET)")
+    parser.add_argument("--precision-mode", help="Lite precision mode (HGPOSE_LITE_PRECISION_MODE)")
+    parser.add_argument("--gears", help="batch gears, e.g. 1,2,4,8 (HGPOSE_LITE_BATCH_GEARS)")
+    parser.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES, help="annot/valid.h5 + images/")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per gear (p50 reported)")
+    parser.add_argument("--heatmap-tolerance", type=float, default=1e-3, help="fp32: largest heatmap diff")
+    parser.add_argument(
+        "--keypoint-tolerance",
+        type=float,
+        default=1.0,
+        help="fp16 modes: largest keypoint diff in heatmap cells",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    overrides: dict[str, object] = {"model_repo": options.model_repo, "backend": options.backend}
+    if options.target:
+        overrides["lite_target"] = options.target
+    if options.precision_mode:
+        overrides["lite_precision_mode"] = options.precision_mode
+    if options.gears:
+        overrides["lite_batch_gears"] = options.gears
+    settings = Settings(**overrides)
+    fixture = read_fixture(options.fixtures)
+    on_keypoints = reduced_precision(settings, options.backend)
+    versions = find_versions(settings.model_repo)
+    if not versions:
+        print(f"no model versions under {settings.model_repo}", file=sys.stderr)
+        return EXIT_UNLOADABLE
+    status = 0
+    for name, version, path in versions:
+        label = f"{name}:{version} on {options.backend}"
+        try:
+            results = check_version(path, settings, fixture, options)
+        except Exception as error:  # any runtime's own error: report it, check the other versions
+            print(f"{label}: CANNOT LOAD OR RUN: {error}")
+            status = max(status, EXIT_UNLOADABLE)
+            continue
+        print(report(label, results, on_keypoints))
+        if not all(r.passed for r in results):
+            status = max(status, EXIT_MISMATCH)
+    print("PASS" if status == 0 else "FAIL")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

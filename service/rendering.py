@@ -1,0 +1,29 @@
+"""`render=png`: the request's image with its skeletons drawn by core.drawing, as `clients.pose --draw`."""
+
+import cv2
+import numpy as np
+
+from core.drawing import draw_poses
+from service.pipeline import PoseEstimate
+
+PNG_MEDIA_TYPE = "image/png"
+
+
+def wants_png(render: str | None, accept: str) -> bool:
+    """`?render=png`, or an Accept header that names image/png and not application/json."""
+    if render == "png":
+        return True
+    media_types = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+    return PNG_MEDIA_TYPE in media_types and "application/json" not in media_types
+
+
+def render_png(found: PoseEstimate) -> bytes:
+    """The decoded upright image with every person's box, limbs, joints and scores, as PNG bytes."""
+    boxes = np.array([region.box for region in found.regions], dtype=np.float64).reshape(-1, 4)
+    drawn = draw_poses(
+        cv2.cvtColor(found.image, cv2.COLOR_RGB2BGR), found.keypoints.image_xy, found.keypoints.scores, boxes
+    )
+    ok, encoded = cv2.imencode(".png", drawn)
+    if not ok:
+        raise RuntimeError("OpenCV could not encode the rendered image as PNG")
+    return encoded.tobytes()
