@@ -11,13 +11,13 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from service.api import demo, docs, health, models, pose
+from service.api import demo, docs, health, models, pose, repository
 from service.backends import resolve_backend
 from service.errors import ServiceError
+from service.live_repository import LiveRepository
 from service.logs import request_id_var
 from service.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from service.model_version import BackendFactory
-from service.repository import ModelRepository, load_repository
 from service.settings import Settings
 from service.telemetry import ServiceMetrics
 from service.validation import validation_message
@@ -40,21 +40,21 @@ def create_app(settings: Settings | None = None, backend_factory: BackendFactory
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         backend = resolve_backend(settings)
         extra = {} if backend_factory is None else {"backend_factory": backend_factory}
-        repository: ModelRepository = await run_in_threadpool(
-            load_repository, settings, backend, observer_factory=metrics.batch_observer, **extra
-        )
-        repository.start()
-        app.state.repository = repository
+        live = LiveRepository(settings, backend, observer_factory=metrics.batch_observer, **extra)
+        await run_in_threadpool(live.load_all)
+        live.start()
+        app.state.live_repository = live
         logger.info(
-            "serving %d ready model version(s) from %s with %s",
-            repository.ready_count,
+            "serving %d ready model version(s) from %s with %s%s",
+            live.snapshot.ready_count,
             settings.model_repo,
             backend,
+            f", polling every {settings.repository_poll_s:g} s" if settings.repository_poll_s else "",
         )
         try:
             yield
         finally:
-            await repository.close()
+            await live.close()
             logger.info("shut down")
 
     app = FastAPI(
@@ -67,9 +67,11 @@ def create_app(settings: Settings | None = None, backend_factory: BackendFactory
     )
     app.state.settings = settings
     app.state.metrics = metrics
-    app.state.repository = ModelRepository(root=settings.model_repo)
+    # Until the lifespan has loaded the models: an empty repository (not ready).
+    app.state.live_repository = LiveRepository(settings, settings.backend)
     app.include_router(pose.router)
     app.include_router(models.router)
+    app.include_router(repository.router)
     app.include_router(health.router)
     app.include_router(docs.router)
     app.include_router(demo.router)

@@ -17,10 +17,10 @@ from core.codec import DecodedKeypoints
 from service.batching import BatchResult, DeadlineExceededError
 from service.errors import ServiceError
 from service.images import decode_image
+from service.live_repository import LiveRepository
 from service.model_version import LoadedModel
 from service.pose_request import read_pose_request
 from service.regions import PersonRegion, crop_person, person_groups, region_from_person
-from service.repository import ModelRepository
 from service.schemas import ImageSize, Keypoint, ModelRef, Person, PersonPose, PoseResponse
 from service.settings import Settings
 from service.telemetry import ServiceMetrics
@@ -131,7 +131,7 @@ def response_body(found: PoseEstimate, timing_s: dict[str, float]) -> PoseRespon
 
 
 async def run(
-    request: Request, settings: Settings, repository: ModelRepository, metrics: ServiceMetrics
+    request: Request, settings: Settings, repository: LiveRepository, metrics: ServiceMetrics
 ) -> tuple[PoseEstimate, PoseResponse]:
     """The whole pipeline for one HTTP request: what it found and the response body.
 
@@ -144,10 +144,10 @@ async def run(
     if len(options.persons) > settings.max_persons:
         count = len(options.persons)
         raise ServiceError(422, f"too many persons: {count}, the limit is {settings.max_persons}")
-    model = repository.resolve(options.model, options.version, settings.default_model)
-    read = time.perf_counter()
-    found = await estimate(
-        model, pose_request.image_bytes, options.persons, options.flip, deadline, settings, metrics
-    )
+    with repository.lease(options.model, options.version, settings.default_model) as model:
+        read = time.perf_counter()
+        found = await estimate(
+            model, pose_request.image_bytes, options.persons, options.flip, deadline, settings, metrics
+        )
     timing = {"read_request": read - started, **found.timing_s, "total": time.perf_counter() - started}
     return found, response_body(found, timing)

@@ -6,21 +6,20 @@ run it, is kept in the listing as unavailable with the reason; the other version
 default is its newest ready version of the precision its backend prefers (backends.registry).
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from core.model_repo import list_versions
-from service.backends import backend_spec, create_backend
-from service.batching import BatchObserver
+from service.backends import backend_spec
 from service.errors import ServiceError
-from service.model_version import BackendFactory, LoadedModel, ModelVersion, VersionKey, load_version
-from service.settings import Settings
-
-ObserverFactory = Callable[[str], BatchObserver]
+from service.model_version import LoadedModel, ModelVersion
 
 
 class ModelRepository:
-    """Every model's versions by name and number; read-only once loaded."""
+    """Every model's versions by name and number: a snapshot, never changed once made.
+
+    service.live_repository replaces the served snapshot as a whole when versions come and go.
+    """
 
     def __init__(self, root: Path, models: Mapping[str, Mapping[int, ModelVersion]] | None = None) -> None:
         self.root = root
@@ -51,6 +50,8 @@ class ModelRepository:
         if name is None:
             name = default_model
         if name is None:
+            if not self.models:
+                raise ServiceError(503, "no model is loaded")
             if len(self.models) != 1:
                 raise ServiceError(
                     400, f"several models are served ({', '.join(sorted(self.models))}): choose with 'model'"
@@ -74,6 +75,13 @@ class ModelRepository:
             raise ServiceError(503, f"model {name!r} version {version} is not ready: {entry.reason}")
         return entry
 
+    def with_model(self, name: str, versions: Mapping[int, ModelVersion]) -> "ModelRepository":
+        """A new snapshot in which `name` has `versions` (none: the model is gone); this one is unchanged."""
+        models = {**self.models, name: versions}
+        if not versions:
+            del models[name]
+        return ModelRepository(self.root, models)
+
     def start(self) -> None:
         for model in self.loaded():
             model.batcher.start()
@@ -85,27 +93,17 @@ class ModelRepository:
             model.backend.close()
 
 
-def find_versions(root: Path) -> list[tuple[str, int, Path]]:
-    """(name, version, folder) of every version folder under the repository root."""
+def model_dirs(root: Path) -> list[Path]:
+    """The model folders under the repository root (hidden ones, e.g. a download in progress, skipped)."""
     root = Path(root)
     if not root.is_dir():
         return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def find_versions(root: Path) -> list[tuple[str, int, Path]]:
+    """(name, version, folder) of every version folder under the repository root."""
     found: list[tuple[str, int, Path]] = []
-    for model_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for model_dir in model_dirs(root):
         found.extend((model_dir.name, v, model_dir / str(v)) for v in list_versions(model_dir))
     return found
-
-
-def load_repository(
-    settings: Settings,
-    backend_name: str,
-    backend_factory: BackendFactory = create_backend,
-    observer_factory: ObserverFactory | None = None,
-) -> ModelRepository:
-    """Scan settings.model_repo and load every version on `backend_name`; a bad version never raises."""
-    models: dict[str, dict[int, ModelVersion]] = {}
-    for name, version, path in find_versions(settings.model_repo):
-        key = VersionKey(name, version, path, backend_name)
-        observer = observer_factory(key.label) if observer_factory else None
-        models.setdefault(name, {})[version] = load_version(key, settings, backend_factory, observer)
-    return ModelRepository(Path(settings.model_repo), models)

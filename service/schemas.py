@@ -4,6 +4,8 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from service.live_repository import State
+
 
 class Person(BaseModel):
     """A person: a box [x1, y1, x2, y2], or an MPII centre [cx, cy] and scale (crop side 200*scale)."""
@@ -96,6 +98,20 @@ class ModelInfo(BaseModel):
 
 class ModelsResponse(BaseModel):
     models: list[ModelInfo]
+
+
+class RepositoryVersion(BaseModel):
+    name: str
+    version: int
+    state: State
+    on_disk: bool = Field(description="the version folder is in the repository now")
+    default: bool = Field(description="requests that name no version get this one")
+    reason: str | None = Field(description="why it is unavailable or not loaded")
+
+
+class RepositoryIndex(BaseModel):
+    poll_s: float | None = Field(description="seconds between scans of the repository; null: poll mode off")
+    versions: list[RepositoryVersion]
 
 
 class HealthResponse(BaseModel):

@@ -28,6 +28,11 @@ class Settings(BaseSettings):
         default=None, description="model used when a request names none (default: the only one served)"
     )
     backend: str = Field(default="auto", description=f"one of {', '.join(BACKEND_CHOICES)}")
+    repository_poll_s: float = Field(
+        default=0,
+        ge=0,
+        description="seconds between scans of model_repo for new, changed or removed versions (0: off)",
+    )
 
     ort_intra_op_threads: int = Field(default=0, ge=0, description="0 lets onnxruntime choose")
     ort_inter_op_threads: int = Field(default=1, ge=0)

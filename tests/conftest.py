@@ -47,6 +47,12 @@ def export_tiny_model(repo: Path, name: str = TINY_MODEL_NAME, version: int = 1,
 
 
 @pytest.fixture(scope="session")
+def export_model() -> Callable[..., Path]:
+    """export_tiny_model, for tests that export more versions (a conftest is not importable by name)."""
+    return export_tiny_model
+
+
+@pytest.fixture(scope="session")
 def tiny_model_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = tmp_path_factory.mktemp("model_repo")
     export_tiny_model(repo)

@@ -7,6 +7,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from service.errors import ServiceError
+from service.live_repository import LiveRepository
 from service.repository import ModelRepository
 from service.settings import Settings
 from service.telemetry import ServiceMetrics
@@ -27,8 +28,13 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+def get_live_repository(request: Request) -> LiveRepository:
+    return request.app.state.live_repository
+
+
 def get_repository(request: Request) -> ModelRepository:
-    return request.app.state.repository
+    """The snapshot served now (service.live_repository swaps it as versions come and go)."""
+    return get_live_repository(request).snapshot
 
 
 def get_metrics(request: Request) -> ServiceMetrics:
@@ -37,6 +43,7 @@ def get_metrics(request: Request) -> ServiceMetrics:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RepositoryDep = Annotated[ModelRepository, Depends(get_repository)]
+LiveRepositoryDep = Annotated[LiveRepository, Depends(get_live_repository)]
 MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]
 
 

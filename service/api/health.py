@@ -27,6 +27,7 @@ async def ready(repository: RepositoryDep) -> Response:
 async def metrics(metrics: MetricsDep, repository: RepositoryDep) -> Response:
     """Prometheus text format."""
     metrics.models_ready.set(repository.ready_count)
+    metrics.queued_crops.clear()  # versions released since the last scrape drop out
     for model in repository.loaded():
         metrics.queued_crops.labels(model=model.label).set(model.batcher.queued_crops)
     return Response(metrics.render(), media_type=metrics.content_type)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from service import pipeline
-from service.api.deps import MetricsDep, RepositoryDep, SettingsDep, require_api_key
+from service.api.deps import LiveRepositoryDep, MetricsDep, SettingsDep, require_api_key
 from service.batching import (
     BatcherClosedError,
     BatcherError,
@@ -106,7 +106,7 @@ def http_error(error: BatcherError, settings: Settings) -> ServiceError:
 async def estimate_pose(
     request: Request,
     settings: SettingsDep,
-    repository: RepositoryDep,
+    repository: LiveRepositoryDep,
     metrics: MetricsDep,
     render: RenderQuery = None,
 ) -> PoseResponse | Response:

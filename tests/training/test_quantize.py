@@ -24,7 +24,7 @@ from core.model_repo import (
     verify_file,
 )
 from core.mpii import read_annotations
-from service.repository import load_repository
+from service.live_repository import LiveRepository
 from service.settings import Settings
 from training import quantize
 from training.scoring import predict_keypoints
@@ -170,7 +170,9 @@ def test_onnxruntime_keeps_serving_fp32_by_default_when_an_int8_version_is_newer
     repo: Path, synth_data: Path
 ) -> None:
     assert run(repo, synth_data, "--max-drop", "100") == 0
-    repository = load_repository(Settings(model_repo=repo, backend="onnxruntime"), "onnxruntime")
+    live = LiveRepository(Settings(model_repo=repo, backend="onnxruntime"), "onnxruntime")
+    live.load_all()
+    repository = live.snapshot
     try:
         assert sorted(v.version for v in repository.loaded()) == [1, 2]
         default = repository.default_version("tiny")
