@@ -27,6 +27,7 @@ from core.mpii import read_annotations
 from service.live_repository import LiveRepository
 from service.settings import Settings
 from training import quantize
+from training.dataset import crop_batch
 from training.scoring import predict_keypoints
 from training.synth import generate
 
@@ -133,7 +134,7 @@ def test_metadata_without_precision_reads_as_fp32(repo: Path) -> None:
 def test_calibration_mirrors_every_other_crop(synth_data: Path) -> None:
     annotations = read_annotations(synth_data / "annot" / "train.h5")
     crops = quantize.calibration_crops(annotations, synth_data / "images", 64, 4, seed=0)
-    plain = quantize.crop_batch(
+    plain = crop_batch(
         annotations.select(np.sort(np.random.default_rng(0).choice(len(annotations), 4, replace=False))),
         range(4),
         synth_data / "images",
