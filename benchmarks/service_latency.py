@@ -58,7 +58,7 @@ def raw_figures(
     metadata = read_metadata(version_dir)
     backend = create_backend(settings.backend, version_dir, settings)
     image = decode_image(IMAGE.read_bytes(), settings.max_image_pixels)
-    region = region_from_center(tuple(PERSON["center"]), PERSON["scale"], image.shape[1], image.shape[0])
+    region = region_from_center(tuple(PERSON["center"]), PERSON["scale"], image.width, image.height)
     crops = crop_person(image, region, metadata.input.height, metadata.input.pixel_scale)[None]
     group = person_groups(crops, flip=True)[0]
     for _ in range(3):
@@ -82,7 +82,7 @@ def free_port() -> int:
 def start_service(
     repo: Path, backend: str, env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """`python -m service` on a free port, ready; `env` adds HGPOSE_* settings to this environment."""
+    """`python -m service` on a free port with extra HGPOSE_* settings in `env`; returns once ready."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "service", "--port", str(port), "--model-repo", str(repo),
@@ -102,13 +102,14 @@ def start_service(
     raise SystemExit("the service did not become ready")
 
 
-def request_body(model: str, version: int) -> tuple[bytes, dict[str, str]]:
-    """One multipart body, encoded once so the clients spend as little CPU as possible."""
+def request_body(model: str, version: int | None = None) -> tuple[bytes, dict[str, str]]:
+    """One multipart body, encoded once so the clients spend as little CPU as possible; no version: the
+    model's default."""
+    fields = {"persons": json.dumps([PERSON]), "model": model}
+    if version is not None:
+        fields["version"] = str(version)
     request = httpx.Request(
-        "POST",
-        "http://x/v1/pose",
-        files={"image": ("p.jpg", IMAGE.read_bytes(), "image/jpeg")},
-        data={"persons": json.dumps([PERSON]), "model": model, "version": str(version)},
+        "POST", "http://x/v1/pose", files={"image": ("p.jpg", IMAGE.read_bytes(), "image/jpeg")}, data=fields
     )
     return request.read(), {"content-type": request.headers["content-type"]}
 

@@ -5,7 +5,9 @@ Conventions (REFERENCE.md §4): a person is a centre (cx, cy) in pixels and a sc
 sit at integer coordinates, as in OpenCV.
 """
 
+import itertools
 import math
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -15,6 +17,10 @@ MPII_SCALE_UNIT = 200.0
 DEFAULT_BOX_PADDING = 1.25
 
 Size = int | tuple[int, int]
+# (left, top, right, bottom) -> that window of an image: (bottom-top, right-left, channels) float32.
+WindowReader = Callable[[int, int, int, int], np.ndarray]
+# Bilinear sampling reads one pixel past the sampled position; two more keep a window safe from rounding.
+_WINDOW_MARGIN = 2
 
 
 def _hw(size: Size) -> tuple[int, int]:
@@ -107,14 +113,79 @@ def crop_image(
             np.array([width / 2, height / 2]), height / MPII_SCALE_UNIT, (height, width), rotation_deg
         )
         crop_to_image = crop_to_image @ invert_affine(turn)
+    return _warp(image, crop_to_image[:2], (height, width), border_value)
+
+
+def _warp(
+    image: np.ndarray, crop_to_image: np.ndarray, size: tuple[int, int], border_value: float
+) -> np.ndarray:
+    height, width = size
     return cv2.warpAffine(
         image,
-        crop_to_image[:2],
+        crop_to_image,
         (width, height),
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=border_value,
     )
+
+
+def _tile_starts(length: int, step: float, max_window_side: float) -> list[int]:
+    """Starts of output tiles along one axis whose source windows stay within max_window_side pixels."""
+    per_tile = int((max_window_side - 2 * _WINDOW_MARGIN - 2) / step) + 1 if step > 0 else length
+    return list(range(0, length, max(1, per_tile)))
+
+
+def _window_range(first: float, last: float, limit: int) -> tuple[int, int]:
+    """Whole-pixel source range [start, stop) that sampling between positions first and last reads."""
+    start = max(0, math.floor(first) - _WINDOW_MARGIN)
+    stop = min(limit, math.floor(last) + 2 + _WINDOW_MARGIN)
+    return start, stop
+
+
+def crop_image_tiled(
+    read_window: WindowReader,
+    image_size: tuple[int, int],
+    center: np.ndarray,
+    scale: float,
+    size: int,
+    max_window_pixels: int,
+    channels: int = 3,
+) -> np.ndarray:
+    """crop_image's un-rotated crop of a (height, width) image that is read one window at a time.
+
+    The crop is made tile by tile, each from only the window of the image its pixels sample, so shrinking
+    a huge image never needs it whole in float32: no window exceeds about max_window_pixels. A window is a
+    whole-pixel shift of the image, and a tile a whole-pixel shift of the crop, which leaves every sampled
+    value as crop_image computes it (the tests check the two agree).
+    """
+    image_height, image_width = image_size
+    matrix = reference_crop_matrix(center, scale, size)
+    (step_x, _, offset_x), (_, step_y, offset_y) = matrix
+    side = math.sqrt(max_window_pixels)
+    crop = np.zeros((size, size, channels), np.float32)
+    rows = [*_tile_starts(size, step_y, side), size]
+    columns = [*_tile_starts(size, step_x, side), size]
+    for row_start, row_stop in itertools.pairwise(rows):
+        first_y, last_y = step_y * row_start + offset_y, step_y * (row_stop - 1) + offset_y
+        top, bottom = _window_range(first_y, last_y, image_height)
+        for column_start, column_stop in itertools.pairwise(columns):
+            left, right = _window_range(
+                step_x * column_start + offset_x, step_x * (column_stop - 1) + offset_x, image_width
+            )
+            if left >= right or top >= bottom:
+                continue  # the tile samples only the zero border
+            tile_matrix = np.array(
+                [
+                    [step_x, 0.0, offset_x + step_x * column_start - left],
+                    [0.0, step_y, offset_y + step_y * row_start - top],
+                ]
+            )
+            tile_size = (row_stop - row_start, column_stop - column_start)
+            window = read_window(left, top, right, bottom)
+            crop[row_start:row_stop, column_start:column_stop] = _warp(window, tile_matrix, tile_size, 0.0)
+            del window  # before the next window is read, so one window at a time is alive
+    return crop
 
 
 def box_to_center_scale(box: np.ndarray, padding: float = DEFAULT_BOX_PADDING) -> tuple[np.ndarray, float]:
@@ -125,9 +196,9 @@ def box_to_center_scale(box: np.ndarray, padding: float = DEFAULT_BOX_PADDING) -
     """
     x1, y1, x2, y2 = (float(v) for v in box)
     if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
-        raise ValueError(f"box {list(box)} has non-finite coordinates")
+        raise ValueError(f"box {[x1, y1, x2, y2]} has non-finite coordinates")
     if x2 <= x1 or y2 <= y1:
-        raise ValueError(f"box {list(box)} is empty: it needs x2 > x1 and y2 > y1")
+        raise ValueError(f"box {[x1, y1, x2, y2]} is empty: it needs x2 > x1 and y2 > y1")
     side = max(x2 - x1, y2 - y1) * padding
     return np.array([(x1 + x2) / 2, (y1 + y2) / 2]), side / MPII_SCALE_UNIT
 

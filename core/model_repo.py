@@ -6,7 +6,9 @@ positive integer; the highest one present is a model's default.
 
 import hashlib
 import json
+import logging
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -21,6 +23,10 @@ OPENVINO_WEIGHTS_FILE = "model.bin"
 # Files that are useless without another one: verifying the first verifies these too.
 COMPANION_FILES: dict[str, tuple[str, ...]] = {OPENVINO_IR_FILE: (OPENVINO_WEIGHTS_FILE,)}
 SCHEMA_VERSION = 1
+# A version folder's name: a positive integer in ASCII digits, as str(version) writes it.
+_VERSION_NAME = re.compile(r"[1-9][0-9]*")
+
+logger = logging.getLogger(__name__)
 
 FP32 = "fp32"
 INT8 = "int8"
@@ -171,8 +177,15 @@ def verify_file(version_dir: Path, metadata: ModelMetadata, file_name: str) -> N
 
 
 def list_versions(model_dir: Path) -> list[int]:
-    """Version folders (positive integers) of one model, ascending."""
-    return sorted(int(p.name) for p in Path(model_dir).iterdir() if p.is_dir() and p.name.isdigit())
+    """Version folders (positive integers) of one model, ascending; other folders are skipped, and logged."""
+    versions = []
+    for path in sorted(p for p in Path(model_dir).iterdir() if p.is_dir()):
+        if _VERSION_NAME.fullmatch(path.name):
+            versions.append(int(path.name))
+        else:
+            model = Path(model_dir).name
+            logger.warning("skipping folder %r of model %r: versions are named 1, 2, ...", path.name, model)
+    return sorted(versions)
 
 
 def install_version_dir(staging: Path, target: Path, force: bool) -> None:

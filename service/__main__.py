@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     from service.app import create_app
     from service.logs import configure_logging
     from service.repository import find_versions
+    from service.server import server_options
     from service.settings import Settings
 
     args = parse_args(argv)
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         port=settings.port,
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=settings.graceful_shutdown_s,
+        **server_options(settings),
     )
     return 0
 

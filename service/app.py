@@ -1,5 +1,6 @@
 """The FastAPI application factory: settings in, app out; the lifespan loads and releases the models."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, backend_factory: BackendFactory
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.decode_slots = asyncio.Semaphore(settings.max_concurrent_decodes)
     app.state.metrics = metrics
     # Until the lifespan has loaded the models: an empty repository (not ready).
     app.state.live_repository = LiveRepository(settings, settings.backend)
@@ -77,7 +79,9 @@ def create_app(settings: Settings | None = None, backend_factory: BackendFactory
     app.include_router(demo.router)
     app.mount(docs.DOCS_ASSETS_PATH, StaticFiles(directory=docs.DOCS_ASSETS_DIR), name="docs-assets")
     app.mount(demo.DEMO_ASSETS_PATH, StaticFiles(directory=demo.DEMO_ASSETS_DIR), name="demo-assets")
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
+    )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
 
     @app.exception_handler(ServiceError)

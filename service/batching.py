@@ -6,6 +6,9 @@ never split, so a crop and its flip copy always share a batch. One worker task p
 inference thread, off the event loop. The queue is bounded (QueueFullError, a 503) and every group carries
 its request's deadline: groups past it are dropped before inference (DeadlineExceededError, a 504).
 
+A request reserves its crops' room in the queue before it decodes its image (`reserve`), so a full queue
+refuses it before it costs any work; `submit` turns the reservation into queued groups.
+
 A backend that takes only some batch sizes (Lite's gears on Ascend) gives them as `batch_sizes`: batches
 then hold at most the largest, each is padded with zero crops up to the smallest size that holds it, and
 the padded rows are dropped from the output before any caller sees them.
@@ -65,6 +68,14 @@ class BatchResult:
 
 
 @dataclass(eq=False)
+class Reservation:
+    """Room held in the queue for one request's crops until it submits them or gives up."""
+
+    crops: int
+    held: bool = True
+
+
+@dataclass(eq=False)
 class _Group:
     crops: np.ndarray
     future: "asyncio.Future[BatchResult]"
@@ -92,6 +103,7 @@ class DynamicBatcher:
         self._on_batch = on_batch
         self._pending: deque[_Group] = deque()
         self._queued_crops = 0
+        self._reserved_crops = 0
         self._arrived = asyncio.Event()
         self._closed = False
         self._worker: asyncio.Task[None] | None = None
@@ -105,12 +117,41 @@ class DynamicBatcher:
         if self._worker is None:
             self._worker = asyncio.get_running_loop().create_task(self._run())
 
-    async def submit(self, groups: Sequence[np.ndarray], deadline: float) -> list[BatchResult]:
-        """Queue the groups of one request (all or none) and wait for their outputs.
+    def reserve(self, crops: int) -> Reservation:
+        """Hold room for `crops` crops; QueueFullError (or BatcherClosedError) when there is none.
+
+        Every reservation is either passed to `submit` or given back with `release`.
+        """
+        if self._closed:
+            raise BatcherClosedError("the service is shutting down")
+        self._check_room(crops)
+        self._reserved_crops += crops
+        return Reservation(crops)
+
+    def release(self, reservation: Reservation) -> None:
+        """Give back a reservation's room (again: no effect)."""
+        if reservation.held:
+            reservation.held = False
+            self._reserved_crops -= reservation.crops
+
+    def _check_room(self, crops: int) -> None:
+        waiting = self._queued_crops + self._reserved_crops
+        if waiting + crops > self.queue_size:
+            raise QueueFullError(
+                f"the inference queue is full ({waiting} of {self.queue_size} crops waiting or reserved)"
+            )
+
+    async def submit(
+        self, groups: Sequence[np.ndarray], deadline: float, reservation: Reservation | None = None
+    ) -> list[BatchResult]:
+        """Queue the groups of one request (all or none), in the room `reservation` holds if given, and wait
+        for their outputs.
 
         `deadline` is on the event loop's clock. Raises QueueFullError, DeadlineExceededError,
         BatcherClosedError, GroupTooLargeError or InferenceError.
         """
+        if reservation is not None:
+            self.release(reservation)  # its room is taken below, with no await in between
         if self._closed:
             raise BatcherClosedError("the service is shutting down")
         largest = max((len(group) for group in groups), default=0)
@@ -119,10 +160,7 @@ class DynamicBatcher:
                 f"a person's {largest} crops exceed the backend's largest batch ({self.batch_sizes[-1]})"
             )
         crops = sum(len(group) for group in groups)
-        if self._queued_crops + crops > self.queue_size:
-            raise QueueFullError(
-                f"the inference queue is full ({self._queued_crops} of {self.queue_size} crops waiting)"
-            )
+        self._check_room(crops)
         loop = asyncio.get_running_loop()
         now = loop.time()
         queued = [_Group(group, loop.create_future(), now, deadline) for group in groups]

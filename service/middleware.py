@@ -1,5 +1,6 @@
 """ASGI middleware: request ids, access log and request metrics; the request body limit (413)."""
 
+import asyncio
 import json
 import logging
 import time
@@ -31,19 +32,25 @@ class RequestContextMiddleware:
         request_id = headers.get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")[:128] or uuid.uuid4().hex
         token = request_id_var.set(request_id)
         started = time.perf_counter()
-        status = 500
+        sent_status: int | None = None
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal sent_status
             if message["type"] == "http.response.start":
-                status = message["status"]
+                sent_status = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [*message["headers"], (REQUEST_ID_HEADER.encode(), request_id.encode())]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except asyncio.CancelledError:
+            # uvicorn cancels requests still running when graceful shutdown times out; it would answer 500.
+            if sent_status is None:
+                await _send_error(send_with_id, 503, "the service is shutting down; retry elsewhere")
+            raise
         finally:
+            status = sent_status or 500  # none sent: uvicorn answers 500
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             route_path = getattr(route, "path", UNMATCHED_ROUTE)
@@ -59,16 +66,24 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyRefused(Exception):
+    """The body broke a limit; `status` and `what` say which."""
+
+    def __init__(self, status: int, what: str) -> None:
+        super().__init__(what)
+        self.status = status
+        self.what = what
 
 
 class BodyLimitMiddleware:
-    """413 for a body over `max_bytes`: by Content-Length up front, or while a chunked body streams."""
+    """413 for a body over `max_bytes` (by Content-Length up front, or while a chunked body streams); 408
+    for a body not received within `timeout_s` of the request's start, so a trickling upload holds its
+    connection, and a graceful shutdown, for at most that long."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -76,18 +91,29 @@ class BodyLimitMiddleware:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(send, f"the request body is {int(declared)} bytes")
+            await _send_error(send, 413, f"the request body is {int(declared)} bytes; {self._size_limit}")
             return
+        deadline: float | None = asyncio.get_running_loop().time() + self.timeout_s
         received = 0
         started = False
 
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
+        async def limited_receive() -> Message:
+            nonlocal received, deadline
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise _BodyRefused(
+                    408, f"the request body did not arrive within {self.timeout_s:g} s of its headers"
+                ) from None
             if message["type"] == "http.request":
+                if not message.get("more_body", False):
+                    deadline = None  # the body is complete: waiting for a disconnect has no deadline
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _BodyTooLarge
+                    raise _BodyRefused(
+                        413, f"the request body exceeds {self.max_bytes} bytes; {self._size_limit}"
+                    )
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -96,24 +122,29 @@ class BodyLimitMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _BodyTooLarge:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyRefused as refusal:
             if started:
                 raise
-            await self._reject(send, f"the request body exceeds {self.max_bytes} bytes")
+            await _send_error(send, refusal.status, refusal.what)
 
-    async def _reject(self, send: Send, what: str) -> None:
-        body = json.dumps(
-            {"detail": f"{what}; the limit is {self.max_bytes} bytes", "request_id": request_id_var.get()}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    @property
+    def _size_limit(self) -> str:
+        return f"the limit is {self.max_bytes} bytes"
+
+
+async def _send_error(send: Send, status: int, detail: str) -> None:
+    """A JSON error that closes the connection (the rest of the request body is not read)."""
+    body = json.dumps({"detail": detail, "request_id": request_id_var.get()}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -5,6 +5,7 @@ a `LoadedModel` always has its metadata, codec, backend and batcher; an `Unavail
 """
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -112,6 +113,14 @@ def _warm_up(backend: Backend, metadata: ModelMetadata, label: str) -> None:
         logger.info("model %s warmed up at batch %d in %.3f s", label, batch, elapsed)
 
 
+def _public_reason(error: Exception, root: Path) -> str:
+    """The error without the server's repository path: clients see paths inside the repository only."""
+    reason = str(error)
+    for prefix in {str(root.resolve()), str(root.absolute()), str(root)}:
+        reason = reason.replace(prefix + os.sep, "")
+    return reason
+
+
 def load_version(
     key: VersionKey, settings: Settings, backend_factory: BackendFactory, observer: BatchObserver | None
 ) -> ModelVersion:
@@ -128,7 +137,7 @@ def load_version(
             raise
     except Exception as error:  # runtimes raise their own types; one bad version spares the rest
         logger.error("model %s is not ready: %s", key.label, error)
-        return UnavailableVersion(key, str(error), metadata)
+        return UnavailableVersion(key, _public_reason(error, key.path.parent.parent), metadata)
     logger.info("model %s ready on %s", key.label, key.backend_name)
     batcher = DynamicBatcher(
         backend.infer,

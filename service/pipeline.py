@@ -1,6 +1,7 @@
 """The request pipeline of POST /v1/pose: an HTTP request in, the response body out.
 
-read -> resolve the model -> decode image -> person regions -> crops -> batch -> keypoints -> response.
+read -> resolve the model -> reserve queue room -> decode image -> person regions -> crops -> batch ->
+keypoints -> response.
 Every step's bad input raises ServiceError with its 4xx; the batcher's failures come out as BatcherError,
 which the route maps to HTTP.
 """
@@ -14,13 +15,13 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from core.codec import DecodedKeypoints
-from service.batching import BatchResult, DeadlineExceededError
+from service.batching import BatchResult, DeadlineExceededError, Reservation
 from service.errors import ServiceError
-from service.images import decode_image
+from service.images import DecodedImage, decode_image
 from service.live_repository import LiveRepository
 from service.model_version import LoadedModel
 from service.pose_request import read_pose_request
-from service.regions import PersonRegion, crop_person, person_groups, region_from_person
+from service.regions import PersonRegion, crop_person, crops_per_person, person_groups, region_from_person
 from service.schemas import ImageSize, Keypoint, ModelRef, Person, PersonPose, PoseResponse
 from service.settings import Settings
 from service.telemetry import ServiceMetrics
@@ -30,11 +31,12 @@ from service.telemetry import ServiceMetrics
 class PoseEstimate:
     """What the pipeline found for one request, and how long each step took (seconds).
 
-    `image` is the decoded upright RGB image the keypoints refer to, kept for `render=png`.
+    `image` is the decoded upright image the keypoints refer to, kept only for `render=png`: a request
+    waiting for inference holds its crops, not its image.
     """
 
     model: LoadedModel
-    image: np.ndarray
+    image: DecodedImage | None
     width: int
     height: int
     regions: list[PersonRegion]
@@ -42,7 +44,7 @@ class PoseEstimate:
     timing_s: dict[str, float]
 
 
-def _crops(image: np.ndarray, regions: list[PersonRegion], model: LoadedModel) -> np.ndarray:
+def _crops(image: DecodedImage, regions: list[PersonRegion], model: LoadedModel) -> np.ndarray:
     size, pixel_scale = model.metadata.input.height, model.metadata.input.pixel_scale
     return np.stack([crop_person(image, region, size, pixel_scale) for region in regions])
 
@@ -58,10 +60,12 @@ def decode_persons(
     return model.codec.decode(last_stack[:, 0], centers, scales, flipped_heatmaps=flipped)
 
 
-async def _infer(model: LoadedModel, groups: list[np.ndarray], deadline: float) -> list[BatchResult]:
+async def _infer(
+    model: LoadedModel, groups: list[np.ndarray], deadline: float, reservation: Reservation
+) -> list[BatchResult]:
     try:
         async with asyncio.timeout_at(deadline):
-            return await model.batcher.submit(groups, deadline)
+            return await model.batcher.submit(groups, deadline, reservation)
     except TimeoutError as error:
         raise DeadlineExceededError("the request deadline passed while it waited for inference") from error
 
@@ -74,32 +78,55 @@ async def estimate(
     deadline: float,
     settings: Settings,
     metrics: ServiceMetrics,
+    decode_slots: asyncio.Semaphore,
+    keep_image: bool = False,
 ) -> PoseEstimate:
-    """Run one request's image and persons through `model`; `deadline` is on the event loop's clock."""
-    started = time.perf_counter()
-    image = await run_in_threadpool(decode_image, image_bytes, settings.max_image_pixels)
-    height, width = image.shape[:2]
-    regions = [region_from_person(person, width, height) for person in persons]
-    decoded_image = time.perf_counter()
-    crops = await run_in_threadpool(_crops, image, regions, model)
-    groups = person_groups(crops, flip)
+    """Run one request's image and persons through `model`; `deadline` is on the event loop's clock.
 
-    queued = time.perf_counter()
-    results = await _infer(model, groups, deadline)
+    Admission comes before any work: the request reserves its crops' room in the model's queue (or is
+    refused, QueueFullError) before its image is decoded, and at most `decode_slots` requests decode and
+    crop at once, which bounds the memory images take (see the README).
+    """
+    started = time.perf_counter()
+    reservation = model.batcher.reserve(len(persons) * crops_per_person(flip))
+    try:
+        try:
+            async with asyncio.timeout_at(deadline):
+                await decode_slots.acquire()
+        except TimeoutError as error:
+            raise DeadlineExceededError("the request deadline passed while it waited to decode") from error
+        try:
+            admitted = time.perf_counter()
+            image = await run_in_threadpool(decode_image, image_bytes, settings.max_image_pixels)
+            height, width = image.height, image.width
+            regions = [region_from_person(person, width, height) for person in persons]
+            decoded_image = time.perf_counter()
+            crops = await run_in_threadpool(_crops, image, regions, model)
+        finally:
+            decode_slots.release()
+        groups = person_groups(crops, flip)
+        kept_image = image if keep_image else None
+        del image
+
+        queued = time.perf_counter()
+        results = await _infer(model, groups, deadline, reservation)
+    finally:
+        model.batcher.release(reservation)
     inferred = time.perf_counter()
     keypoints = decode_persons([r.output for r in results], regions, model, flip)
     queue_wait = max(r.queue_wait_s for r in results)
     metrics.queue_wait.labels(model=model.label).observe(queue_wait)
     finished = time.perf_counter()
     timing = {
-        "decode_image": decoded_image - started,
+        "decode_wait": admitted - started,
+        "decode_image": decoded_image - admitted,
         "crop": queued - decoded_image,
         "queue_wait": queue_wait,
         "inference": max(r.compute_s for r in results),
         "batch_and_inference": inferred - queued,
         "decode_keypoints": finished - inferred,
     }
-    return PoseEstimate(model, image, width, height, regions, keypoints, timing)
+    return PoseEstimate(model, kept_image, width, height, regions, keypoints, timing)
 
 
 def response_body(found: PoseEstimate, timing_s: dict[str, float]) -> PoseResponse:
@@ -131,23 +158,30 @@ def response_body(found: PoseEstimate, timing_s: dict[str, float]) -> PoseRespon
 
 
 async def run(
-    request: Request, settings: Settings, repository: LiveRepository, metrics: ServiceMetrics
+    request: Request,
+    settings: Settings,
+    repository: LiveRepository,
+    metrics: ServiceMetrics,
+    decode_slots: asyncio.Semaphore,
+    keep_image: bool = False,
 ) -> tuple[PoseEstimate, PoseResponse]:
-    """The whole pipeline for one HTTP request: what it found and the response body.
+    """The whole pipeline for one HTTP request: what it found (with the image when `keep_image`, for
+    rendering) and the response body.
 
     Raises ServiceError or BatcherError.
     """
     started = time.perf_counter()
     deadline = asyncio.get_running_loop().time() + settings.request_deadline_ms / 1000
-    pose_request = await read_pose_request(request)
+    pose_request = await read_pose_request(request, settings.max_persons)
     options = pose_request.options
     if len(options.persons) > settings.max_persons:
         count = len(options.persons)
         raise ServiceError(422, f"too many persons: {count}, the limit is {settings.max_persons}")
     with repository.lease(options.model, options.version, settings.default_model) as model:
         read = time.perf_counter()
+        image_bytes, persons, flip = pose_request.image_bytes, options.persons, options.flip
         found = await estimate(
-            model, pose_request.image_bytes, options.persons, options.flip, deadline, settings, metrics
+            model, image_bytes, persons, flip, deadline, settings, metrics, decode_slots, keep_image
         )
     timing = {"read_request": read - started, **found.timing_s, "total": time.perf_counter() - started}
     return found, response_body(found, timing)

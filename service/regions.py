@@ -1,7 +1,7 @@
 """From the persons a request gives (boxes or MPII centre and scale) to regions, and from regions to crops.
 
-Crops use core.geometry.crop_image on float32 pixels (then x pixel_scale, as the reference divides by 255
-after cropping; REFERENCE.md §7).
+Crops are core.geometry.crop_image's on float32 pixels (then x pixel_scale, as the reference divides by
+255 after cropping; REFERENCE.md §7), made tile by tile from bounded windows of the decoded image.
 """
 
 import math
@@ -9,12 +9,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.geometry import box_to_center_scale, center_scale_to_box, crop_image
+from core.geometry import MPII_SCALE_UNIT, box_to_center_scale, center_scale_to_box, crop_image_tiled
 from service.errors import ServiceError
+from service.images import DecodedImage
 from service.schemas import Person
 
-# Bilinear sampling reads one pixel beyond a crop corner; two more keep the region safe from rounding.
-_CROP_MARGIN = 2
+# A crop side over this many times the image's longer side would shrink the image to a dot.
+MAX_CROP_TO_IMAGE_RATIO = 100
+# Most image pixels converted to float32 at once per crop (12 MiB as float32 RGB).
+CROP_WINDOW_PIXELS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -34,12 +37,24 @@ def _check_overlaps_image(region: np.ndarray, width: int, height: int, what: str
         )
 
 
+def _check_crop_size(scale: float, width: int, height: int) -> None:
+    side = MPII_SCALE_UNIT * scale
+    limit = MAX_CROP_TO_IMAGE_RATIO * max(width, height)
+    if not side <= limit:  # also catches an infinite side (a box of +-1e308)
+        raise ServiceError(
+            422,
+            f"the person crop would be {side:g} pixels wide, over {MAX_CROP_TO_IMAGE_RATIO} times the "
+            f"{width}x{height} image's longer side",
+        )
+
+
 def region_from_box(box: tuple[float, ...], width: int, height: int) -> PersonRegion:
     """A person box (x1, y1, x2, y2); 422 when it is empty, degenerate or outside the image."""
     try:
         center, scale = box_to_center_scale(np.asarray(box, dtype=np.float64))
     except ValueError as error:
         raise ServiceError(422, f"bad person box: {error}") from error
+    _check_crop_size(scale, width, height)
     _check_overlaps_image(np.asarray(box, dtype=np.float64), width, height, "person box")
     return PersonRegion(box=np.asarray(box, dtype=np.float64), center=center, scale=scale)
 
@@ -48,6 +63,7 @@ def region_from_center(center: tuple[float, float], scale: float, width: int, he
     """An MPII centre and scale (crop side 200*scale); 422 for a scale <= 0 or a crop outside the image."""
     if not (math.isfinite(scale) and scale > 0):
         raise ServiceError(422, f"person scale must be a positive number, got {scale}")
+    _check_crop_size(scale, width, height)
     center_array = np.asarray(center, dtype=np.float64)
     box = center_scale_to_box(center_array, scale)
     _check_overlaps_image(box, width, height, "person crop")
@@ -62,21 +78,25 @@ def region_from_person(person: Person, width: int, height: int) -> PersonRegion:
     return region_from_center(person.center, person.scale, width, height)
 
 
-def crop_person(image: np.ndarray, region: PersonRegion, size: int, pixel_scale: float) -> np.ndarray:
+def crop_person(image: DecodedImage, region: PersonRegion, size: int, pixel_scale: float) -> np.ndarray:
     """The network input for one person: (size, size, 3) float32.
 
-    Only the image part under the crop (plus a margin) is converted to float32; the crop is shifted by a
-    whole number of pixels, which leaves crop_image's result unchanged.
+    Only windows of at most CROP_WINDOW_PIXELS image pixels are converted to float32 at a time, so a
+    person box covering a huge image costs a few MiB, not a float copy of the image.
     """
-    height, width = image.shape[:2]
-    x1, y1, x2, y2 = center_scale_to_box(region.center, region.scale)
-    left = max(0, math.floor(x1) - _CROP_MARGIN)
-    top = max(0, math.floor(y1) - _CROP_MARGIN)
-    right = min(width, math.ceil(x2) + _CROP_MARGIN + 1)
-    bottom = min(height, math.ceil(y2) + _CROP_MARGIN + 1)
-    window = image[top:bottom, left:right].astype(np.float32)
-    crop = crop_image(window, region.center - np.array([left, top]), region.scale, size)
+
+    def read_window(left: int, top: int, right: int, bottom: int) -> np.ndarray:
+        return image.rgb_window(left, top, right, bottom).astype(np.float32)
+
+    crop = crop_image_tiled(
+        read_window, (image.height, image.width), region.center, region.scale, size, CROP_WINDOW_PIXELS
+    )
     return crop * np.float32(pixel_scale)
+
+
+def crops_per_person(flip: bool) -> int:
+    """A person's crop, and its mirror when flip is on: what person_groups puts in one group."""
+    return 2 if flip else 1
 
 
 def person_groups(crops: np.ndarray, flip: bool) -> list[np.ndarray]:

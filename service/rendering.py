@@ -19,9 +19,12 @@ def wants_png(render: str | None, accept: str) -> bool:
 
 def render_png(found: PoseEstimate) -> bytes:
     """The decoded upright image with every person's box, limbs, joints and scores, as PNG bytes."""
+    if found.image is None:
+        raise ValueError("the pipeline ran without keep_image: there is no image to draw on")
     boxes = np.array([region.box for region in found.regions], dtype=np.float64).reshape(-1, 4)
+    rgb = found.image.rgb_window(0, 0, found.width, found.height)
     drawn = draw_poses(
-        cv2.cvtColor(found.image, cv2.COLOR_RGB2BGR), found.keypoints.image_xy, found.keypoints.scores, boxes
+        cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), found.keypoints.image_xy, found.keypoints.scores, boxes
     )
     ok, encoded = cv2.imencode(".png", drawn)
     if not ok:

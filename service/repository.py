@@ -50,13 +50,7 @@ class ModelRepository:
         if name is None:
             name = default_model
         if name is None:
-            if not self.models:
-                raise ServiceError(503, "no model is loaded")
-            if len(self.models) != 1:
-                raise ServiceError(
-                    400, f"several models are served ({', '.join(sorted(self.models))}): choose with 'model'"
-                )
-            name = next(iter(self.models))
+            name = self._only_model()
         versions = self.models.get(name)
         if versions is None:
             known = ", ".join(sorted(self.models)) or "none"
@@ -74,6 +68,19 @@ class ModelRepository:
         if not isinstance(entry, LoadedModel):
             raise ServiceError(503, f"model {name!r} version {version} is not ready: {entry.reason}")
         return entry
+
+    def _only_model(self) -> str:
+        """The model a request naming none gets: the only one, or the only one with a ready version."""
+        if not self.models:
+            raise ServiceError(503, "no model is loaded")
+        if len(self.models) == 1:
+            return next(iter(self.models))
+        ready = sorted(name for name in self.models if self.default_version(name) is not None)
+        if len(ready) == 1:
+            return ready[0]
+        if not ready:
+            raise ServiceError(503, "no model has a ready version")
+        raise ServiceError(400, f"several models are served ({', '.join(ready)}): choose with 'model'")
 
     def with_model(self, name: str, versions: Mapping[int, ModelVersion]) -> "ModelRepository":
         """A new snapshot in which `name` has `versions` (none: the model is gone); this one is unchanged."""

@@ -1,8 +1,8 @@
 """Request and response bodies of the HTTP API (pydantic, the API edge only)."""
 
-from typing import Self
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, field_validator, model_validator
 
 from service.live_repository import State
 
@@ -10,11 +10,21 @@ from service.live_repository import State
 class Person(BaseModel):
     """A person: a box [x1, y1, x2, y2], or an MPII centre [cx, cy] and scale (crop side 200*scale)."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(
+        extra="forbid",
+        allow_inf_nan=False,
+        json_schema_extra={  # the rule of _one_form, for generated clients and fuzzers
+            "oneOf": [
+                {"required": ["box"], "not": {"anyOf": [{"required": ["center"]}, {"required": ["scale"]}]}},
+                {"required": ["center", "scale"], "not": {"required": ["box"]}},
+            ]
+        },
+    )
 
-    box: tuple[float, float, float, float] | None = None
-    center: tuple[float, float] | None = None
-    scale: float | None = None
+    # Strict: persons are always JSON, where true is not a number.
+    box: tuple[StrictFloat, StrictFloat, StrictFloat, StrictFloat] | None = None
+    center: tuple[StrictFloat, StrictFloat] | None = None
+    scale: StrictFloat | None = None
 
     @model_validator(mode="after")
     def _one_form(self) -> Self:
@@ -34,6 +44,14 @@ class PoseOptions(BaseModel):
     flip: bool = Field(default=True, description="average with the mirrored crop, as the reference")
     model: str | None = Field(default=None, description="model name (default: the only or configured one)")
     version: int | None = Field(default=None, ge=1, description="model version (default: newest ready)")
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_is_not_a_boolean(cls, value: Any) -> Any:
+        """pydantic reads true as 1; a multipart form sends the version as text, so it cannot be strict."""
+        if isinstance(value, bool):
+            raise ValueError("version must be an integer, not true or false")
+        return value
 
 
 class PoseJsonRequest(PoseOptions):

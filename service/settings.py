@@ -73,6 +73,20 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     max_image_pixels: int = Field(default=40_000_000, ge=1)
     max_persons: int = Field(default=16, ge=1)
+    max_concurrent_decodes: int = Field(
+        default=2, ge=1, description="images decoded and cropped at once (each up to 8 bytes per pixel)"
+    )
+
+    max_header_bytes: int = Field(
+        default=16 * 1024, ge=1024, description="request line and headers (h11 answers 400 and closes above)"
+    )
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="a request's line and headers must arrive within this (else closed)"
+    )
+    body_timeout_s: float = Field(
+        default=20.0, gt=0, description="a request's body must arrive within this after its headers (408)"
+    )
+    keep_alive_timeout_s: int = Field(default=5, ge=1, description="idle keep-alive connections close after")
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)

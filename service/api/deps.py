@@ -1,5 +1,6 @@
 """Dependencies shared by the routes: app state and the optional bearer API key."""
 
+import asyncio
 import secrets
 from typing import Annotated
 
@@ -41,7 +42,12 @@ def get_metrics(request: Request) -> ServiceMetrics:
     return request.app.state.metrics
 
 
+def get_decode_slots(request: Request) -> asyncio.Semaphore:
+    return request.app.state.decode_slots
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+DecodeSlotsDep = Annotated[asyncio.Semaphore, Depends(get_decode_slots)]
 RepositoryDep = Annotated[ModelRepository, Depends(get_repository)]
 LiveRepositoryDep = Annotated[LiveRepository, Depends(get_live_repository)]
 MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]

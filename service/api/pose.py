@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from service import pipeline
-from service.api.deps import LiveRepositoryDep, MetricsDep, SettingsDep, require_api_key
+from service.api.deps import DecodeSlotsDep, LiveRepositoryDep, MetricsDep, SettingsDep, require_api_key
 from service.batching import (
     BatcherClosedError,
     BatcherError,
@@ -43,15 +43,22 @@ def _inline_definitions(schema: dict[str, Any]) -> dict[str, Any]:
     return resolve(schema)
 
 
+_JSON_BODY_SCHEMA = _inline_definitions(PoseJsonRequest.model_json_schema())
 _MULTIPART_SCHEMA = {
     "type": "object",
     "required": ["image", "persons"],
+    "additionalProperties": False,
     "properties": {
         "image": {"type": "string", "format": "binary", "description": "JPEG, PNG, BMP or WebP file"},
-        "persons": {"type": "string", "description": 'JSON list, e.g. [{"box": [10, 20, 200, 400]}]'},
+        "persons": {
+            "type": "string",
+            "description": 'JSON list, e.g. [{"box": [10, 20, 200, 400]}]',
+            "contentMediaType": "application/json",
+            "contentSchema": _JSON_BODY_SCHEMA["properties"]["persons"],
+        },
         "flip": {"type": "boolean", "default": True},
         "model": {"type": "string"},
-        "version": {"type": "integer"},
+        "version": {"type": "integer", "minimum": 1},
     },
 }
 _OPENAPI_BODY = {
@@ -59,7 +66,7 @@ _OPENAPI_BODY = {
         "required": True,
         "content": {
             "multipart/form-data": {"schema": _MULTIPART_SCHEMA},
-            "application/json": {"schema": _inline_definitions(PoseJsonRequest.model_json_schema())},
+            "application/json": {"schema": _JSON_BODY_SCHEMA},
         },
     }
 }
@@ -68,7 +75,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
         "content": {PNG_MEDIA_TYPE: {}},
         "description": "the keypoints, or with render=png the drawn image",
     },
-    **{status: {"model": ErrorResponse} for status in (400, 401, 404, 413, 415, 422, 503, 504)},
+    **{status: {"model": ErrorResponse} for status in (400, 401, 404, 408, 413, 415, 422, 503, 504)},
 }
 RenderQuery = Annotated[
     Literal["png"] | None,
@@ -108,16 +115,18 @@ async def estimate_pose(
     settings: SettingsDep,
     repository: LiveRepositoryDep,
     metrics: MetricsDep,
+    decode_slots: DecodeSlotsDep,
     render: RenderQuery = None,
 ) -> PoseResponse | Response:
     """Multipart (`image` file, `persons` JSON, `flip`, `model`, `version`) or JSON (`image_base64`, ...).
 
     With `render=png` (or `Accept: image/png`) the answer is the image with the skeletons drawn.
     """
+    png = wants_png(render, request.headers.get("accept", ""))
     try:
-        found, body = await pipeline.run(request, settings, repository, metrics)
+        found, body = await pipeline.run(request, settings, repository, metrics, decode_slots, keep_image=png)
     except BatcherError as error:
         raise http_error(error, settings) from error
-    if wants_png(render, request.headers.get("accept", "")):
+    if png:
         return Response(await run_in_threadpool(render_png, found), media_type=PNG_MEDIA_TYPE)
     return body

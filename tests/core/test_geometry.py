@@ -9,6 +9,7 @@ from core.geometry import (
     box_to_center_scale,
     center_scale_to_box,
     crop_image,
+    crop_image_tiled,
     crop_to_image_points,
     crop_transform,
     transform_points,
@@ -93,3 +94,24 @@ def test_box_to_center_scale_pads_the_longer_side() -> None:
 def test_degenerate_boxes_are_rejected(box: list[float]) -> None:
     with pytest.raises(ValueError, match="box"):
         box_to_center_scale(np.array(box))
+
+
+@pytest.mark.parametrize("max_window_pixels", [64, 5_000, 10**9])
+def test_tiled_crop_equals_the_one_warp_crop(max_window_pixels: int) -> None:
+    """Tiles made from bounded windows give crop_image's crop, for persons inside, across and beyond the
+    image, shrinking or enlarging it."""
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (300, 500, 3), dtype=np.uint8).astype(np.float32)
+    windows: list[int] = []
+
+    def read_window(left: int, top: int, right: int, bottom: int) -> np.ndarray:
+        windows.append((right - left) * (bottom - top))
+        return image[top:bottom, left:right]
+
+    for _ in range(40):
+        center, scale = rng.uniform([-100, -100], [600, 400]), rng.uniform(0.05, 6.0)
+        expected = crop_image(image, center, scale, 64)
+        tiled = crop_image_tiled(read_window, (300, 500), center, scale, 64, max_window_pixels)
+        np.testing.assert_allclose(tiled, expected, atol=1e-5)
+    if max_window_pixels == 5_000:
+        assert max(windows) <= 5_000 * 1.2 and len(windows) > 40

@@ -10,21 +10,23 @@ from typing import Any
 
 import pytest
 import uvicorn
+from service_helpers import ServedApp
 
 from service.app import create_app
+from service.server import server_options
 from service.settings import Settings
 
 SERVER_START_TIMEOUT_S = 120.0
 
 
 @contextmanager
-def serve_app(settings: Settings, backend_factory: Any = None) -> Iterator[str]:
-    """create_app(settings) under uvicorn in a thread on a free port; yields the base URL."""
+def serve_app(settings: Settings, backend_factory: Any = None) -> Iterator[ServedApp]:
+    """create_app(settings) under uvicorn in a thread on a free port, configured as `python -m service`."""
     app = create_app(settings, backend_factory=backend_factory)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, access_log=False, timeout_graceful_shutdown=10)
+    config = uvicorn.Config(app, log_config=None, access_log=False, **server_options(settings))
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -34,19 +36,20 @@ def serve_app(settings: Settings, backend_factory: Any = None) -> Iterator[str]:
             raise RuntimeError("the in-thread service did not start")
         time.sleep(0.05)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield ServedApp(f"http://127.0.0.1:{port}", server, thread)
     finally:
         server.should_exit = True
-        thread.join(timeout=30)
+        thread.join(timeout=60)
         sock.close()
 
 
 @pytest.fixture
-def serve(tiny_model_repo: Path) -> Iterator[Callable[..., str]]:
-    """Factory: serve(repo=None, **settings) -> base URL; servers stop at the end of the test."""
+def serve_in_thread(tiny_model_repo: Path) -> Iterator[Callable[..., ServedApp]]:
+    """Factory: serve_in_thread(repo=None, backend_factory=None, **settings) -> ServedApp; servers stop at
+    the end of the test."""
     stack: list[Any] = []
 
-    def start(repo: Path | None = None, backend_factory: Any = None, **overrides: Any) -> str:
+    def start(repo: Path | None = None, backend_factory: Any = None, **overrides: Any) -> ServedApp:
         overrides.setdefault("backend", "onnxruntime")
         context = serve_app(Settings(model_repo=repo or tiny_model_repo, **overrides), backend_factory)
         stack.append(context)
@@ -57,8 +60,14 @@ def serve(tiny_model_repo: Path) -> Iterator[Callable[..., str]]:
         context.__exit__(None, None, None)
 
 
+@pytest.fixture
+def serve(serve_in_thread: Callable[..., ServedApp]) -> Callable[..., str]:
+    """Factory: serve(repo=None, backend_factory=None, **settings) -> base URL."""
+    return lambda *args, **overrides: serve_in_thread(*args, **overrides).url
+
+
 @pytest.fixture(scope="module")
 def service_url(tiny_model_repo: Path) -> Iterator[str]:
     """One in-thread service per test module with default settings (onnxruntime)."""
-    with serve_app(Settings(model_repo=tiny_model_repo, backend="onnxruntime")) as url:
-        yield url
+    with serve_app(Settings(model_repo=tiny_model_repo, backend="onnxruntime")) as served:
+        yield served.url

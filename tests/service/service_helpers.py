@@ -4,7 +4,9 @@ any service code, and a reader for /v1/pose responses."""
 import importlib.util
 import io
 import re
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -12,6 +14,7 @@ from typing import Any
 import httpx
 import numpy as np
 import onnxruntime as ort
+import uvicorn
 from PIL import Image
 
 from core.codec import DecodedKeypoints, HeatmapCodec
@@ -89,3 +92,17 @@ def wait_for_queued_crops(url: str, crops: int, model: str = "tiny:1", timeout_s
             return
         time.sleep(0.05)
     raise AssertionError(f"{crops} crops never waited in the queue of {model}")
+
+
+@dataclass
+class ServedApp:
+    """The app under uvicorn in a thread: its base URL and the server (`should_exit` shuts it down)."""
+
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self.url.removeprefix("http://").split(":")
+        return host, int(port)

@@ -182,7 +182,7 @@ def test_full_queue_refuses_the_whole_request() -> None:
         deadline = asyncio.get_running_loop().time() + 10
         waiting = asyncio.ensure_future(batcher.submit(groups_of([2, 1]), deadline))
         await asyncio.sleep(0.05)
-        with pytest.raises(QueueFullError, match="3 of 4 crops"):
+        with pytest.raises(QueueFullError, match="3 of 4 crops waiting"):
             await batcher.submit(groups_of([2]), deadline)
         assert batcher.queued_crops == 3
         await waiting
@@ -190,6 +190,33 @@ def test_full_queue_refuses_the_whole_request() -> None:
 
     asyncio.run(scenario())
     assert network.batch_sizes == [3]
+
+
+def test_reservations_hold_room_until_submitted_or_released() -> None:
+    network = RecordingNetwork()
+
+    async def scenario() -> None:
+        batcher = make_batcher(network, queue_size=4, max_batch=8, max_wait_s=0.1)
+        batcher.start()
+        deadline = asyncio.get_running_loop().time() + 10
+        first = batcher.reserve(2)
+        second = batcher.reserve(2)
+        with pytest.raises(QueueFullError, match="4 of 4 crops waiting or reserved"):
+            batcher.reserve(1)  # refused before any work: nothing is queued yet
+        with pytest.raises(QueueFullError):
+            await batcher.submit(groups_of([1]), deadline)  # a request without a reservation too
+        batcher.release(second)
+        batcher.release(second)  # twice is harmless
+        results = await batcher.submit(groups_of([2]), deadline, reservation=first)
+        assert len(results[0].output) == 2 and not first.held
+        third = batcher.reserve(4)  # all room is free again
+        batcher.release(third)
+        await batcher.close()
+        with pytest.raises(BatcherClosedError):
+            batcher.reserve(1)
+
+    asyncio.run(scenario())
+    assert network.batch_sizes == [2]
 
 
 def test_close_finishes_queued_work_then_refuses_new_work() -> None:

@@ -66,13 +66,45 @@ def test_full_queue_is_503_with_retry_after(serve) -> None:
     wait_for_queued_crops(url, 4)  # both wait (2 crops each with flip) for the batch to fill
 
     refused = pose(url, image, person)
+    # Admission comes before the image is looked at: bytes that are no image are refused for the queue too.
+    refused_before_decoding = pose(url, b"not an image", person)
 
     assert refused.status_code == 503
     assert refused.headers["retry-after"] == "3"
     assert "queue is full" in refused.json()["detail"]
+    assert refused_before_decoding.status_code == 503, refused_before_decoding.text
     for thread in waiting:
         thread.join()
     assert [r.status_code for r in results] == [200, 200]
+
+
+def test_decodes_run_at_most_max_concurrent_decodes_at_once(serve, monkeypatch: pytest.MonkeyPatch) -> None:
+    from service import pipeline
+
+    running = 0
+    most = 0
+    lock = threading.Lock()
+    decode = pipeline.decode_image
+
+    def counting_decode(data: bytes, max_pixels: int):  # the real decoder, counted
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.2)
+        try:
+            return decode(data, max_pixels)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(pipeline, "decode_image", counting_decode)
+    url = serve(max_concurrent_decodes=2)
+    image = encode_image(random_image(64, 64, seed=3), "PNG")
+    with ThreadPoolExecutor(6) as pool:
+        responses = list(pool.map(lambda _: pose(url, image, [{"box": [5, 5, 60, 60]}]), range(6)))
+    assert [r.status_code for r in responses] == [200] * 6
+    assert most == 2
 
 
 def test_request_past_its_deadline_is_504_and_its_crops_never_run(serve) -> None:

@@ -2,6 +2,7 @@
 
 import io
 import struct
+import tracemalloc
 import zlib
 
 import numpy as np
@@ -12,7 +13,13 @@ from service_helpers import MPII_IMAGES, encode_image, random_image
 from core.geometry import crop_image
 from service.errors import ServiceError
 from service.images import decode_image
-from service.regions import crop_person, person_groups, region_from_box, region_from_center
+from service.regions import (
+    CROP_WINDOW_PIXELS,
+    crop_person,
+    person_groups,
+    region_from_box,
+    region_from_center,
+)
 
 
 def png_header_only(width: int, height: int) -> bytes:
@@ -38,14 +45,35 @@ def test_pixel_limit_is_checked_before_decoding(width: int, height: int) -> None
     assert "pixels" in error.value.message
 
 
-def test_decoded_image_is_rgb_uint8_for_grey_and_alpha_inputs() -> None:
-    grey = Image.fromarray(random_image(20, 30, seed=1)[..., 0])
+def test_decoded_windows_are_rgb_uint8_for_grey_alpha_palette_and_1_bit_inputs() -> None:
+    rgb = random_image(20, 30, seed=1)
+    grey = Image.fromarray(rgb[..., 0])
     rgba = Image.fromarray(np.dstack([random_image(20, 30, seed=2), np.full((20, 30), 128, np.uint8)]))
-    for image in (grey, rgba):
+    palette = Image.fromarray(rgb).quantize(colors=16)
+    one_bit = grey.convert("1")
+    for image in (grey, rgba, palette, one_bit):
         buffer = io.BytesIO()
         image.save(buffer, "PNG")
-        pixels = decode_image(buffer.getvalue(), max_pixels=10_000)
-        assert pixels.shape == (20, 30, 3) and pixels.dtype == np.uint8
+        decoded = decode_image(buffer.getvalue(), max_pixels=10_000)
+        assert (decoded.width, decoded.height) == (30, 20)
+        window = decoded.rgb_window(3, 4, 13, 19)
+        assert window.shape == (15, 10, 3) and window.dtype == np.uint8
+        np.testing.assert_array_equal(window, np.asarray(image.convert("RGB"))[4:19, 3:13])
+
+
+def test_a_1_bit_image_stays_one_byte_per_pixel_after_decoding() -> None:
+    buffer = io.BytesIO()
+    Image.new("1", (600, 500), 1).save(buffer, "PNG")
+    decoded = decode_image(buffer.getvalue(), max_pixels=10**6)
+    assert decoded.pixels.mode == "1"  # Pillow stores it at 1 byte per pixel, RGB at 4
+
+
+def test_bomb_413_quotes_our_limit_not_pillows() -> None:
+    with pytest.raises(ServiceError) as error:
+        decode_image(png_header_only(20_000, 10_000), max_pixels=1_000)  # over Pillow's own bomb limit
+    assert error.value.status_code == 413
+    assert "limit of 1000" in error.value.message
+    assert str(Image.MAX_IMAGE_PIXELS) not in error.value.message
 
 
 @pytest.mark.parametrize(
@@ -53,10 +81,30 @@ def test_decoded_image_is_rgb_uint8_for_grey_and_alpha_inputs() -> None:
     [((966.0, 410.78), 5.898), ((20.0, 30.0), 0.9), ((1270.3, 700.6), 1.3), ((640.0, 360.0), 9.0)],
 )
 def test_windowed_crop_equals_core_crop_on_the_whole_image(center: tuple, scale: float) -> None:
-    image = np.asarray(Image.open(MPII_IMAGES / "005808361.jpg").convert("RGB"))
+    data = (MPII_IMAGES / "005808361.jpg").read_bytes()
+    image = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
     region = region_from_center(center, scale, image.shape[1], image.shape[0])
     expected = crop_image(image.astype(np.float32), np.array(center), scale, 64) / np.float32(255)
-    np.testing.assert_allclose(crop_person(image, region, 64, 1 / 255), expected, atol=1e-5)
+    decoded = decode_image(data, max_pixels=10**7)
+    np.testing.assert_allclose(crop_person(decoded, region, 64, 1 / 255), expected, atol=1e-5)
+
+
+def test_whole_image_crop_of_a_large_image_converts_only_small_windows() -> None:
+    """A 4000x3000 1-bit image with a whole-image box: no float window over CROP_WINDOW_PIXELS."""
+    pixels = (random_image(3000, 4000, seed=4)[..., 0] > 128).astype(np.uint8) * 255
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).convert("1").save(buffer, "PNG")
+    decoded = decode_image(buffer.getvalue(), max_pixels=10**8)
+    region = region_from_box((0, 0, 4000, 3000), 4000, 3000)
+    tracemalloc.start()
+    crop = crop_person(decoded, region, 64, 1 / 255)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    window_bytes = (4 + 1) * 3 * CROP_WINDOW_PIXELS  # one float32 RGB window and its uint8 source
+    assert peak < 1.2 * window_bytes  # a float32 copy of the whole image: 144 MB
+    rgb = np.repeat(pixels[..., None], 3, axis=2).astype(np.float32)
+    expected = crop_image(rgb, region.center, region.scale, 64) / np.float32(255)
+    np.testing.assert_allclose(crop, expected, atol=1e-5)
 
 
 def test_flip_groups_pair_each_crop_with_its_mirror() -> None:

@@ -3,6 +3,7 @@
 import base64
 import io
 import json
+import sys
 from pathlib import Path
 
 import httpx
@@ -151,6 +152,9 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+DEEP = "[" * 100_000 + "]" * 100_000  # json.loads would raise RecursionError on it
+
+
 @pytest.mark.parametrize(
     ("image", "persons", "fields", "status", "message"),
     [
@@ -173,6 +177,10 @@ def b64(data: bytes) -> str:
         (GOOD_IMAGE, GOOD_PERSONS, {"version": "latest"}, 422, "version"),
         (GOOD_IMAGE, GOOD_PERSONS, {"flip": "maybe"}, 422, "flip"),
         (GOOD_IMAGE, GOOD_PERSONS, {"colour": "red"}, 422, "colour"),
+        (GOOD_IMAGE, [{"box": [-1e308, -1e308, 1e308, 1e308]}], {}, 422, "times the 100x100 image"),
+        (GOOD_IMAGE, [{"center": [100, 100], "scale": 1e306}], {}, 422, "times the 100x100 image"),
+        (GOOD_IMAGE, [{"box": [400.0, 10, 20, 30]}], {}, 422, "box [400.0, 10.0, 20.0, 30.0] is empty"),
+        (GOOD_IMAGE, [{"box": [True, 10, 90, 90]}], {}, 422, "persons.0.box.0"),
     ],
 )
 def test_bad_multipart_input_is_a_4xx_naming_the_problem(
@@ -196,6 +204,17 @@ def test_bad_multipart_input_is_a_4xx_naming_the_problem(
         ({"files": {"image": ("i.png", GOOD_IMAGE)}}, 422, "'persons'"),
         ({"data": {"persons": json.dumps(GOOD_PERSONS)}, "files": {"other": GOOD_FILE}}, 422, "'image'"),
         ({"data": {"persons": "[{"}, "files": {"image": GOOD_FILE}}, 400, "'persons' is not valid JSON"),
+        ({"data": {"persons": DEEP}, "files": {"image": GOOD_FILE}}, 422, "brackets, braces and commas"),
+        ({"data": {"persons": "[" * 90 + "]" * 90}, "files": {"image": GOOD_FILE}}, 422, "persons.0"),
+        ({"content": b'{"persons": ' + DEEP.encode() + b"}", "headers": JSON_TYPE}, 422, "brackets, braces"),
+        ({"content": b'{"image_base64": "", "persons": [{"box": [1, 2, 3, 1e999]}]}', "headers": JSON_TYPE},
+         422, "box.3"),
+        ({"content": b'{"persons": [{"box": [1, 2, 3, 1' + b"0" * 5000 + b"]}]}", "headers": JSON_TYPE}, 400,
+         "not valid JSON"),
+        ({"json": {"image_base64": b64(GOOD_IMAGE), "persons": GOOD_PERSONS, "version": True}}, 422,
+         "version"),
+        ({"json": {"image_base64": b64(GOOD_IMAGE), "persons": [{"box": [1, 2, 3, 4]}] * 1000}}, 422,
+         "brackets, braces and commas"),
     ],
 )  # fmt: skip
 def test_bad_request_bodies_are_4xx_naming_the_problem(
@@ -204,6 +223,30 @@ def test_bad_request_bodies_are_4xx_naming_the_problem(
     response = httpx.post(f"{service_url}/v1/pose", timeout=60, **kwargs)
     assert response.status_code == status, response.text
     assert message in response.json()["detail"]
+    assert response.json()["request_id"] == response.headers["x-request-id"]
+
+
+def test_json_nested_deeper_than_python_can_recurse_is_a_400(serve) -> None:
+    """With a separator bound high enough to let the brackets through, the parser's depth limit answers."""
+    depth = 2 * sys.getrecursionlimit()  # the service runs in this process
+    url = serve(max_persons=depth, queue_size=2 * depth)
+    nested = "[" * depth + "]" * depth
+    body = f'{{"image_base64": "{b64(GOOD_IMAGE)}", "persons": {nested}}}'
+    responses = [
+        httpx.post(f"{url}/v1/pose", content=body, headers=JSON_TYPE, timeout=60),
+        httpx.post(f"{url}/v1/pose", files={"image": GOOD_FILE}, data={"persons": nested}, timeout=60),
+    ]
+    for response in responses:
+        assert response.status_code == 400, response.text
+        assert "recursion limit exceeded" in response.json()["detail"]
+        assert response.json()["request_id"] == response.headers["x-request-id"]
+
+
+def test_base64_with_line_breaks_is_accepted(service_url: str) -> None:
+    wrapped = base64.encodebytes(GOOD_IMAGE).decode()  # MIME: a line break every 76 characters
+    assert "\n" in wrapped
+    response = httpx.post(f"{service_url}/v1/pose", json={"image_base64": wrapped, "persons": GOOD_PERSONS})
+    assert response.status_code == 200, response.text
 
 
 def test_service_keeps_serving_after_bad_input(service_url: str) -> None:

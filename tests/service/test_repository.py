@@ -1,6 +1,7 @@
 """The model repository: broken versions are listed as unavailable with the reason, the others serve."""
 
 import json
+import logging
 import shutil
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from service_helpers import encode_image, load_lite_double, random_image
 
 from core.model_repo import METADATA_FILE, ONNX_FILE
 from service.backends import resolve_backend
+from service.repository import find_versions
 from service.settings import Settings
 
 pytestmark = pytest.mark.slow
@@ -106,3 +108,41 @@ def test_auto_backend_picks_lite_only_with_package_and_ascend_device(tmp_path: P
     assert resolve_backend(Settings(backend="auto", lite_device_id=1), device_dir=tmp_path) == "onnxruntime"
     assert resolve_backend(Settings(backend="auto", lite_target="cpu"), device_dir=tmp_path) == "onnxruntime"
     assert resolve_backend(Settings(backend="mindspore"), device_dir=tmp_path) == "mindspore"
+
+
+def test_a_broken_extra_model_leaves_requests_without_a_model_to_the_ready_one(
+    serve, tmp_path: Path, tiny_model_repo: Path
+) -> None:
+    repo = tmp_path / "repo"
+    copy_version(tiny_model_repo / "tiny" / "1", repo, "tiny", 1)
+    (copy_version(tiny_model_repo / "tiny" / "1", repo, "broken", 1) / METADATA_FILE).write_text("{")
+    url = serve(repo=repo)
+    response = httpx.post(f"{url}/v1/pose", files={"image": ("i.png", IMAGE)}, data={"persons": PERSONS})
+    assert response.status_code == 200, response.text
+    assert response.json()["model"]["name"] == "tiny"
+
+
+def test_reasons_and_503_details_hold_no_server_path(serve, mixed_repo: Path) -> None:
+    url = serve(repo=mixed_repo, default_model="tiny")
+    listing = httpx.get(f"{url}/v1/models").text
+    assert str(mixed_repo) not in listing and str(mixed_repo.resolve()) not in listing
+    assert "tiny/3/metadata.json is missing" in listing
+    files = {"image": ("i.png", IMAGE)}
+    not_ready = httpx.post(f"{url}/v1/pose", files=files, data={"persons": PERSONS, "version": "3"})
+    assert not_ready.status_code == 503
+    assert "tiny/3/metadata.json is missing" in not_ready.json()["detail"]
+    assert str(mixed_repo) not in not_ready.text
+
+
+def test_folders_not_named_by_a_version_are_skipped_and_logged(
+    tmp_path: Path, tiny_model_repo: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    repo = tmp_path / "repo"
+    copy_version(tiny_model_repo / "tiny" / "1", repo, "tiny", 1)
+    for name in ("²", "latest", "007", "0"):
+        (repo / "tiny" / name).mkdir()
+    with caplog.at_level(logging.WARNING, logger="core.model_repo"):
+        assert find_versions(repo) == [("tiny", 1, repo / "tiny" / "1")]
+    skipped = [record.getMessage() for record in caplog.records]
+    assert len(skipped) == 4 and all("skipping folder" in message for message in skipped)
+    assert any("'²'" in message for message in skipped)
