@@ -1,13 +1,15 @@
 """Service overhead against the bare runtime, in one run on one machine (issue 4's benchmark).
 
-    python benchmarks/service_latency.py --model-repo REPO [--model NAME] [--requests 40] [--seconds 30]
+    python benchmarks/service_latency.py --model-repo REPO [--model NAME] [--version V]
+        [--backend onnxruntime|openvino|...] [--requests 40] [--seconds 30]
 
 1. Raw backend: the same crops the service will run for the request (one person: crop + flip copy), timed
    with the backend object alone; then the best throughput over batch sizes (persons/s).
 2. The real service (`python -m service`, same backend and settings) on this machine: p50 latency of
    sequential requests (concurrency 1), then throughput with 8 concurrent clients.
 Prints service p50 / raw time (target <= 1.10) and service throughput / best raw throughput (>= 0.95).
-The request is an MPII image (1280x720 JPEG) with one person given by centre and scale.
+The request is an MPII image (1280x720 JPEG) with one person given by centre and scale. --version picks
+the version (default: the newest), e.g. an int8 one on --backend openvino.
 """
 
 import argparse
@@ -29,7 +31,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from core.model_repo import read_metadata  # noqa: E402
-from service.backends import create_backend  # noqa: E402
+from service.backends import BACKENDS, create_backend  # noqa: E402
 from service.images import decode_image  # noqa: E402
 from service.regions import crop_person, person_groups, region_from_center  # noqa: E402
 from service.repository import find_versions  # noqa: E402
@@ -49,8 +51,10 @@ def timed(function, repeats: int) -> list[float]:
     return times
 
 
-def raw_figures(settings: Settings, version_dir: Path, repeats: int) -> tuple[float, dict[int, float], str]:
-    """Median seconds for one request's crops, persons/s per batch size, backend name."""
+def raw_figures(
+    settings: Settings, version_dir: Path, repeats: int
+) -> tuple[float, dict[int, float], list[str]]:
+    """Median seconds for one request's crops, persons/s per batch size, devices that ran them."""
     metadata = read_metadata(version_dir)
     backend = create_backend(settings.backend, version_dir, settings)
     image = decode_image(IMAGE.read_bytes(), settings.max_image_pixels)
@@ -66,7 +70,7 @@ def raw_figures(settings: Settings, version_dir: Path, repeats: int) -> tuple[fl
         seconds = statistics.median(timed(lambda b=batch: backend.infer(b), max(3, repeats // persons)))
         throughput[persons] = persons / seconds
     backend.close()
-    return single, throughput, backend.name
+    return single, throughput, backend.devices
 
 
 def free_port() -> int:
@@ -98,13 +102,14 @@ def start_service(
     raise SystemExit("the service did not become ready")
 
 
-def request_body(model: str) -> tuple[bytes, dict[str, str]]:
-    """One multipart body, encoded once so the clients spend as little CPU as possible."""
+def request_body(model: str, version: int | None = None) -> tuple[bytes, dict[str, str]]:
+    """One multipart body, encoded once so the clients spend as little CPU as possible; no version: the
+    model's default."""
+    fields = {"persons": json.dumps([PERSON]), "model": model}
+    if version is not None:
+        fields["version"] = str(version)
     request = httpx.Request(
-        "POST",
-        "http://x/v1/pose",
-        files={"image": ("p.jpg", IMAGE.read_bytes(), "image/jpeg")},
-        data={"persons": json.dumps([PERSON]), "model": model},
+        "POST", "http://x/v1/pose", files={"image": ("p.jpg", IMAGE.read_bytes(), "image/jpeg")}, data=fields
     )
     return request.read(), {"content-type": request.headers["content-type"]}
 
@@ -142,7 +147,8 @@ def main() -> int:
     )
     parser.add_argument("--model-repo", type=Path, required=True)
     parser.add_argument("--model", help="model name (default: the first in the repository)")
-    parser.add_argument("--backend", default="onnxruntime", choices=["onnxruntime", "mindspore", "lite"])
+    parser.add_argument("--version", type=int, help="model version (default: the newest)")
+    parser.add_argument("--backend", default="onnxruntime", choices=list(BACKENDS))
     parser.add_argument("--requests", type=int, default=40, help="sequential requests at concurrency 1")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30.0, help="duration of the concurrent phase")
@@ -150,16 +156,18 @@ def main() -> int:
 
     versions = find_versions(args.model_repo)
     name = args.model or (versions[0][0] if versions else None)
-    candidates = [v for v in versions if v[0] == name]
+    candidates = [v for v in versions if v[0] == name and args.version in (None, v[1])]
     if not candidates:
-        raise SystemExit(f"no model {name or ''} in {args.model_repo}")
+        raise SystemExit(f"no model {name or ''} version {args.version or ''} in {args.model_repo}")
     name, version, version_dir = max(candidates, key=lambda v: v[1])
     settings = Settings(model_repo=args.model_repo, backend=args.backend)
     metadata = read_metadata(version_dir)
-    print(f"model {name}:{version}  input {metadata.input.height}px  features {metadata.features}  "
-          f"nstack {metadata.output.nstack}  backend {args.backend}  cpus {os.cpu_count()}")  # fmt: skip
+    print(f"model {name}:{version}  {metadata.precision}  input {metadata.input.height}px  "
+          f"features {metadata.features}  nstack {metadata.output.nstack}  backend {args.backend}  "
+          f"cpus {os.cpu_count()}")  # fmt: skip
 
-    raw_single, raw_throughput, _ = raw_figures(settings, version_dir, repeats=max(10, args.requests // 2))
+    raw_single, raw_throughput, devices = raw_figures(settings, version_dir, max(10, args.requests // 2))
+    print(f"devices: {', '.join(devices)}")
     best_batch = max(raw_throughput, key=raw_throughput.get)
     print(f"raw backend, one request's crops (1 person + flip = 2 crops): median {raw_single * 1000:.1f} ms")
     for persons, rate in raw_throughput.items():
@@ -167,7 +175,7 @@ def main() -> int:
 
     process, url = start_service(args.model_repo, args.backend)
     try:
-        body, headers = request_body(name)
+        body, headers = request_body(name, version)
         latencies = service_latency(url, body, headers, args.requests)
         p50 = statistics.median(latencies)
         p90 = float(np.percentile(latencies, 90))

@@ -7,7 +7,10 @@ positive integer; the highest one present is a model's default.
 import hashlib
 import json
 import logging
+import os
 import re
+import shutil
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,11 +18,20 @@ from typing import Any
 METADATA_FILE = "metadata.json"
 ONNX_FILE = "model.onnx"
 MINDIR_FILE = "model.mindir"
+OPENVINO_IR_FILE = "model.xml"
+OPENVINO_WEIGHTS_FILE = "model.bin"
+# Files that are useless without another one: verifying the first verifies these too.
+COMPANION_FILES: dict[str, tuple[str, ...]] = {OPENVINO_IR_FILE: (OPENVINO_WEIGHTS_FILE,)}
 SCHEMA_VERSION = 1
 # A version folder's name: a positive integer in ASCII digits, as str(version) writes it.
 _VERSION_NAME = re.compile(r"[1-9][0-9]*")
 
 logger = logging.getLogger(__name__)
+
+FP32 = "fp32"
+INT8 = "int8"
+FP16 = "fp16"
+PRECISIONS: tuple[str, ...] = (FP32, FP16, INT8)
 
 
 class ModelRepositoryError(ValueError):
@@ -73,7 +85,15 @@ class ModelMetadata:
     exported_at: str
     exporter: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    precision: str = FP32
+    # The version this one was derived from (int8 from fp32), with how it was made and what it scored.
+    source_version: int | None = None
+    quantization: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ModelRepositoryError(f"precision {self.precision!r} is not one of {', '.join(PRECISIONS)}")
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False) + "\n"
@@ -94,6 +114,9 @@ class ModelMetadata:
                 exported_at=str(raw["exported_at"]),
                 exporter=dict(raw.get("exporter", {})),
                 provenance=dict(raw.get("provenance", {})),
+                precision=str(raw.get("precision", FP32)),
+                source_version=None if raw.get("source_version") is None else int(raw["source_version"]),
+                quantization=dict(raw.get("quantization", {})),
                 schema_version=int(raw.get("schema_version", SCHEMA_VERSION)),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as error:
@@ -137,7 +160,8 @@ def read_metadata(version_dir: Path) -> ModelMetadata:
 
 
 def verify_file(version_dir: Path, metadata: ModelMetadata, file_name: str) -> None:
-    """Raise ModelRepositoryError unless `file_name` is listed, present, of the right size and checksum."""
+    """Raise ModelRepositoryError unless `file_name` (and its companions) is listed, present, of the right
+    size and checksum."""
     entry = metadata.files.get(file_name)
     if entry is None:
         raise ModelRepositoryError(f"{file_name} is not listed in {METADATA_FILE}")
@@ -148,6 +172,8 @@ def verify_file(version_dir: Path, metadata: ModelMetadata, file_name: str) -> N
         raise ModelRepositoryError(f"{path} has {path.stat().st_size} bytes, metadata says {entry.bytes}")
     if sha256_file(path) != entry.sha256:
         raise ModelRepositoryError(f"{path} fails its sha256 checksum")
+    for companion in COMPANION_FILES.get(file_name, ()):
+        verify_file(version_dir, metadata, companion)
 
 
 def list_versions(model_dir: Path) -> list[int]:
@@ -160,3 +186,23 @@ def list_versions(model_dir: Path) -> list[int]:
             model = Path(model_dir).name
             logger.warning("skipping folder %r of model %r: versions are named 1, 2, ...", path.name, model)
     return sorted(versions)
+
+
+def install_version_dir(staging: Path, target: Path, force: bool) -> None:
+    """Move a finished version folder into place; an existing one is replaced only with force."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    incoming = Path(tempfile.mkdtemp(prefix=f".{target.name}.incoming-", dir=target.parent))
+    shutil.copytree(staging, incoming, dirs_exist_ok=True)
+    incoming.chmod(0o755)  # mkdtemp makes it private; MindSpore writes its MINDIR read-only for the owner
+    for path in incoming.iterdir():
+        path.chmod(0o644)
+    retired = None
+    if target.exists():
+        if not force:
+            shutil.rmtree(incoming)
+            raise ModelRepositoryError(f"{target} already exists (use --force to replace it)")
+        retired = target.with_name(f".{target.name}.retired-{os.getpid()}")
+        target.rename(retired)
+    incoming.rename(target)
+    if retired is not None:
+        shutil.rmtree(retired)

@@ -28,7 +28,7 @@ from core.codec import HeatmapCodec
 from core.geometry import crop_image
 from core.model_repo import ONNX_FILE, ModelMetadata, read_metadata
 from core.mpii import read_annotations
-from service.backends import Backend, create_backend
+from service.backends import BACKENDS, Backend, backend_spec, create_backend
 from service.backends.base import batch_sizes
 from service.backends.onnxruntime import OnnxRuntimeBackend
 from service.repository import find_versions
@@ -171,7 +171,7 @@ def report(label: str, results: list[GearResult], on_keypoints: bool) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m service.check", description=__doc__.split("\n")[0])
     parser.add_argument("--model-repo", type=Path, required=True)
-    parser.add_argument("--backend", choices=["onnxruntime", "lite", "mindspore"], required=True)
+    parser.add_argument("--backend", choices=list(BACKENDS), required=True)
     parser.add_argument("--target", choices=["ascend", "gpu", "cpu"], help="Lite target (HGPOSE_LITE_TARGET)")
     parser.add_argument("--precision-mode", help="Lite precision mode (HGPOSE_LITE_PRECISION_MODE)")
     parser.add_argument("--gears", help="batch gears, e.g. 1,2,4,8 (HGPOSE_LITE_BATCH_GEARS)")
@@ -207,6 +207,11 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     for name, version, path in versions:
         label = f"{name}:{version} on {options.backend}"
+        model_file = backend_spec(options.backend).model_file(path)
+        if not (path / model_file).is_file():
+            # e.g. an int8 version (training.quantize) has no MINDIR: not this backend's to serve
+            print(f"{label}: skipped, the version has no {model_file}")
+            continue
         try:
             results = check_version(path, settings, fixture, options)
         except Exception as error:  # any runtime's own error: report it, check the other versions

@@ -93,7 +93,7 @@ def _checked_metadata(key: VersionKey) -> ModelMetadata:
     metadata = read_metadata(key.path)
     if metadata.name != key.name:
         raise ModelRepositoryError(f"metadata names model {metadata.name!r}, the folder {key.name!r}")
-    verify_file(key.path, metadata, backend_spec(key.backend_name).model_file)
+    verify_file(key.path, metadata, backend_spec(key.backend_name).model_file(key.path))
     return metadata
 
 

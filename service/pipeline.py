@@ -146,7 +146,10 @@ def response_body(found: PoseEstimate, timing_s: dict[str, float]) -> PoseRespon
     ]
     return PoseResponse(
         model=ModelRef(
-            name=found.model.name, version=found.model.version, backend=found.model.key.backend_name
+            name=found.model.name,
+            version=found.model.version,
+            backend=found.model.key.backend_name,
+            precision=found.model.metadata.precision,
         ),
         image=ImageSize(width=found.width, height=found.height),
         persons=persons,

@@ -3,13 +3,14 @@
 Layout model_repo/<name>/<version>/ as the training export writes it (core.model_repo). A version whose
 metadata is malformed, whose model file is missing or fails its checksum, or whose backend cannot load or
 run it, is kept in the listing as unavailable with the reason; the other versions serve. A model's
-default is its newest ready version.
+default is its newest ready version of the precision its backend prefers (backends.registry).
 """
 
 from collections.abc import Mapping
 from pathlib import Path
 
 from core.model_repo import list_versions
+from service.backends import backend_spec
 from service.errors import ServiceError
 from service.model_version import LoadedModel, ModelVersion
 
@@ -34,8 +35,15 @@ class ModelRepository:
         return len(self.loaded())
 
     def default_version(self, name: str) -> LoadedModel | None:
+        """The newest ready version of the first precision the backend prefers that has one."""
         ready = [v for v in self.models.get(name, {}).values() if isinstance(v, LoadedModel)]
-        return max(ready, key=lambda v: v.version) if ready else None
+        if not ready:
+            return None
+        for precision in backend_spec(ready[0].key.backend_name).default_precisions:
+            preferred = [v for v in ready if v.metadata.precision == precision]
+            if preferred:
+                return max(preferred, key=lambda v: v.version)
+        return max(ready, key=lambda v: v.version)
 
     def resolve(self, name: str | None, version: int | None, default_model: str | None) -> LoadedModel:
         """The version a request asks for; 404 for an unknown name/version, 503 when it is not ready."""

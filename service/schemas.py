@@ -76,6 +76,7 @@ class ModelRef(BaseModel):
     name: str
     version: int
     backend: str
+    precision: str = Field(description="fp32, fp16 or int8, from the version's metadata")
 
 
 class ImageSize(BaseModel):
@@ -95,6 +96,13 @@ class VersionInfo(BaseModel):
     status: str
     reason: str | None
     backend: str
+    precision: str | None = Field(description="fp32, fp16 or int8; null when the metadata is unreadable")
+    source_version: int | None = Field(description="the version this one was quantised from")
+    model_file: str | None = Field(description="the file the backend runs")
+    devices: list[str] | None = Field(
+        description="execution providers or devices actually running it (onnxruntime's session providers, "
+        "OpenVINO's execution devices); null when not loaded"
+    )
     input_size: list[int] | None = Field(description="[height, width] of the network input")
     heatmap_size: list[int] | None
     exported_at: str | None

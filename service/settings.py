@@ -12,6 +12,8 @@ from service.gears import DEFAULT_GEARS, check_gears
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 LiteTarget = Literal["ascend", "gpu", "cpu"]
+OpenVinoHint = Literal["LATENCY", "THROUGHPUT"]
+OpenVinoPrecision = Literal["f32", "bf16", "f16"]
 
 LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
 
@@ -34,7 +36,21 @@ class Settings(BaseSettings):
 
     ort_intra_op_threads: int = Field(default=0, ge=0, description="0 lets onnxruntime choose")
     ort_inter_op_threads: int = Field(default=1, ge=0)
-    ort_use_cuda: bool = True
+    ort_use_cuda: bool | None = Field(
+        default=None,
+        description="unset: CUDA when the installed onnxruntime has it; true: ask for CUDA (a fallback to "
+        "the CPU is logged as a warning); false: CPU only",
+    )
+
+    openvino_device: str = Field(default="CPU", description="OpenVINO device: CPU, GPU, AUTO, ...")
+    openvino_threads: int = Field(default=0, ge=0, description="inference threads; 0 lets OpenVINO choose")
+    openvino_performance_hint: OpenVinoHint = Field(
+        default="LATENCY", description="LATENCY suits the batcher's one inference at a time"
+    )
+    openvino_inference_precision: OpenVinoPrecision = Field(
+        default="f32",
+        description="f32 keeps fp32 models' answers; OpenVINO's own default on bf16-capable CPUs is bf16",
+    )
 
     lite_target: LiteTarget = "ascend"
     lite_device_id: int = Field(default=0, ge=0)

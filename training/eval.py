@@ -20,13 +20,12 @@ import mindspore as ms
 import numpy as np
 from mindspore import nn
 
-from core.codec import HeatmapCodec
 from core.devices import MINDSPORE_TARGETS
 from core.metrics import ScoreReport, score_predictions
 from core.mpii import MpiiAnnotations, read_annotations, write_predictions
 from training.checkpoints import load_network
-from training.dataset import crop_batch
 from training.runtime import use_device
+from training.scoring import predict_keypoints
 
 RESULT_FILE = "result.txt"
 RESULT_JSON = "result.json"
@@ -72,19 +71,13 @@ def evaluate(
     """Predict every entry of `annotations` and score the predictions (0-based) with core.metrics."""
     started = time.perf_counter()
     net.set_train(False)
-    codec = HeatmapCodec.for_input_size(input_size)
-    preds, scores = [], []
-    for start in range(0, len(annotations), batch_size):
-        indices = range(start, min(start + batch_size, len(annotations)))
-        crops = crop_batch(annotations, indices, image_dir, input_size)
-        heatmaps = _last_stack(net, crops, batch_size)
-        flipped = _last_stack(net, crops[:, :, ::-1], batch_size) if flip else None
-        decoded = codec.decode(heatmaps, annotations.center[indices], annotations.scale[indices], flipped)
-        preds.append(decoded.image_xy)
-        scores.append(decoded.scores)
-    all_preds = np.concatenate(preds)
-    report = score_predictions(annotations, all_preds, pred_origin=0)
-    return Evaluation(all_preds, np.concatenate(scores), report, time.perf_counter() - started)
+
+    def last_stack(crops: np.ndarray) -> np.ndarray:
+        return _last_stack(net, crops, batch_size)
+
+    preds, scores = predict_keypoints(last_stack, annotations, image_dir, input_size, flip, batch_size)
+    report = score_predictions(annotations, preds, pred_origin=0)
+    return Evaluation(preds, scores, report, time.perf_counter() - started)
 
 
 def write_results(out: Path, evaluation: Evaluation, header: str = "") -> Path:

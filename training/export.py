@@ -10,8 +10,6 @@ into place at the end, so a reader never sees a half-written version.
 
 import argparse
 import json
-import os
-import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -34,8 +32,10 @@ from core.model_repo import (
     ONNX_FILE,
     InputSpec,
     ModelMetadata,
+    ModelRepositoryError,
     OutputSpec,
     describe_file,
+    install_version_dir,
     sha256_file,
     write_metadata,
 )
@@ -160,26 +160,6 @@ def _check_arguments(net: StackedHourglass, name: str, version: int, input_size:
         raise ExportError(f"the network predicts {num_joints} joints; the repository's schema is MPII's 16")
 
 
-def install_version_dir(staging: Path, target: Path, force: bool) -> None:
-    """Move a finished version folder into place; an existing one is replaced only with force."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    incoming = Path(tempfile.mkdtemp(prefix=f".{target.name}.incoming-", dir=target.parent))
-    shutil.copytree(staging, incoming, dirs_exist_ok=True)
-    incoming.chmod(0o755)  # mkdtemp makes it private; MindSpore writes its MINDIR read-only for the owner
-    for path in incoming.iterdir():
-        path.chmod(0o644)
-    retired = None
-    if target.exists():
-        if not force:
-            shutil.rmtree(incoming)
-            raise ExportError(f"{target} already exists (use --force to replace it)")
-        retired = target.with_name(f".{target.name}.retired-{os.getpid()}")
-        target.rename(retired)
-    incoming.rename(target)
-    if retired is not None:
-        shutil.rmtree(retired)
-
-
 def export_network(
     net: StackedHourglass,
     repo: Path,
@@ -301,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             _provenance_from_args(args),
             args.force,
         )
-    except (ExportError, CheckpointMismatchError) as error:
+    except (ExportError, CheckpointMismatchError, ModelRepositoryError) as error:
         print(f"export failed, nothing written: {error}", file=sys.stderr)
         return 1
     print(f"exported {target}")

@@ -3,7 +3,8 @@
 from fastapi import APIRouter, Depends
 
 from service.api.deps import RepositoryDep, require_api_key
-from service.model_version import ModelVersion
+from service.backends import backend_spec
+from service.model_version import LoadedModel, ModelVersion
 from service.schemas import ModelInfo, ModelsResponse, VersionInfo
 
 router = APIRouter(tags=["models"], dependencies=[Depends(require_api_key)])
@@ -16,6 +17,10 @@ def _version_info(entry: ModelVersion) -> VersionInfo:
         status=entry.status,
         reason=getattr(entry, "reason", None),
         backend=entry.key.backend_name,
+        precision=metadata.precision if metadata else None,
+        source_version=metadata.source_version if metadata else None,
+        model_file=backend_spec(entry.key.backend_name).model_file(entry.key.path),
+        devices=list(entry.backend.devices) if isinstance(entry, LoadedModel) else None,
         input_size=[metadata.input.height, metadata.input.width] if metadata else None,
         heatmap_size=[metadata.output.heatmap_height, metadata.output.heatmap_width] if metadata else None,
         exported_at=metadata.exported_at if metadata else None,

@@ -21,6 +21,9 @@ class Backend(Protocol):
 
     name: str
     batch_sizes: tuple[int, ...] | None
+    # What actually runs the model, as the runtime reports it (onnxruntime's providers, OpenVINO's
+    # execution devices): a request for a GPU that fell back to the CPU shows here.
+    devices: list[str]
 
     def infer(self, batch: np.ndarray) -> np.ndarray: ...
 

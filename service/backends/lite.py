@@ -144,6 +144,7 @@ class LiteBackend:
         else:
             self._model = build_model(lite, model_path, options.target, options)
             self.input = lite_input(self._model, model_path)
+        self.devices = [options.target]
         self._inputs = self._model.get_inputs()
         self._batch: int | None = None
         self._lock = threading.Lock()

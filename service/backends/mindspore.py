@@ -28,6 +28,7 @@ class MindSporeBackend:
             graph = mindspore.load(str(model_path))
         except (RuntimeError, ValueError) as error:
             raise BackendError(f"mindspore cannot load {model_path.name}: {error}") from error
+        self.devices = [device_target]
         self._mindspore = mindspore
         self._cell = mindspore.nn.GraphCell(graph)
         self._lock = threading.Lock()

@@ -1,10 +1,18 @@
-"""onnxruntime backend: CPU by default, CUDA when the installed onnxruntime offers it and settings allow."""
+"""onnxruntime backend: CPU by default, CUDA when the installed onnxruntime offers it and settings allow.
 
+onnxruntime falls back to the CPU without an error when CUDA cannot start (no onnxruntime-gpu, a missing
+CUDA or cuDNN library, no driver). A fallback from a CUDA that was asked for, or offered and not used, is
+logged as a warning; `devices` holds the providers the session really uses.
+"""
+
+import logging
 from pathlib import Path
 
 import numpy as np
 
 from service.backends.base import BackendError
+
+logger = logging.getLogger(__name__)
 
 CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
@@ -15,22 +23,34 @@ class OnnxRuntimeBackend:
     batch_sizes: tuple[int, ...] | None = None
 
     def __init__(
-        self, model_path: Path, intra_op_threads: int, inter_op_threads: int, use_cuda: bool
+        self, model_path: Path, intra_op_threads: int, inter_op_threads: int, use_cuda: bool | None
     ) -> None:
+        """`use_cuda`: None uses CUDA when onnxruntime has it, True asks for it, False keeps to the CPU."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = intra_op_threads
         options.inter_op_num_threads = inter_op_threads
-        providers = [CPU_PROVIDER]
-        if use_cuda and CUDA_PROVIDER in ort.get_available_providers():
-            providers.insert(0, CUDA_PROVIDER)
+        cuda_built_in = CUDA_PROVIDER in ort.get_available_providers()
+        wants_cuda = use_cuda is True or (use_cuda is None and cuda_built_in)
+        providers = [CUDA_PROVIDER, CPU_PROVIDER] if wants_cuda and cuda_built_in else [CPU_PROVIDER]
+        if CUDA_PROVIDER in providers:
+            # Loads CUDA and cuDNN from NVIDIA's pip wheels (the gpu extra) before the session looks for them.
+            ort.preload_dlls()
         try:
             self._session = ort.InferenceSession(str(model_path), options, providers=providers)
         except Exception as error:  # onnxruntime raises its own untyped errors for bad files
             raise BackendError(f"onnxruntime cannot load {model_path.name}: {error}") from error
         self._input_name = self._session.get_inputs()[0].name
-        self.providers: list[str] = self._session.get_providers()
+        self.devices: list[str] = self._session.get_providers()
+        if wants_cuda and CUDA_PROVIDER not in self.devices:
+            if cuda_built_in:
+                why = "CUDA did not start (onnxruntime's messages say why: CUDA or cuDNN libraries, driver)"
+            else:
+                why = "this onnxruntime has no CUDA provider (install the gpu extra, see service/README.md)"
+            logger.warning(
+                "CUDA was requested for %s but it runs on %s: %s", model_path, ", ".join(self.devices), why
+            )
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         return self._session.run(None, {self._input_name: np.ascontiguousarray(batch, dtype=np.float32)})[0]

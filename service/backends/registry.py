@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.model_repo import MINDIR_FILE, ONNX_FILE
+from core.model_repo import FP32, INT8, MINDIR_FILE, ONNX_FILE, OPENVINO_IR_FILE
 from service.backends.base import Backend, BackendError
 
 if TYPE_CHECKING:
@@ -20,9 +20,19 @@ AUTO = "auto"
 
 @dataclass(frozen=True)
 class BackendSpec:
+    """`model_files` in order of preference: a version is served from the first one its folder holds.
+    `default_precisions` in order of preference: a model's default version is the newest ready one of the
+    first precision that has one (any precision when none has)."""
+
     name: str
-    model_file: str
+    model_files: tuple[str, ...]
     build: "Callable[[Path, Settings], Backend]"
+    default_precisions: tuple[str, ...] = (FP32,)
+
+    def model_file(self, version_dir: Path) -> str:
+        """The file it runs for the version in `version_dir` (the last choice when none is there)."""
+        present = [name for name in self.model_files if (Path(version_dir) / name).is_file()]
+        return present[0] if present else self.model_files[-1]
 
 
 def _onnxruntime(path: Path, settings: "Settings") -> Backend:
@@ -46,6 +56,18 @@ def _lite(path: Path, settings: "Settings") -> Backend:
     return LiteBackend(path, options)
 
 
+def _openvino(path: Path, settings: "Settings") -> Backend:
+    from service.backends.openvino import OpenVinoBackend
+
+    return OpenVinoBackend(
+        path,
+        settings.openvino_device,
+        settings.openvino_threads,
+        settings.openvino_performance_hint,
+        settings.openvino_inference_precision,
+    )
+
+
 def _mindspore(path: Path, settings: "Settings") -> Backend:
     from service.backends.mindspore import MindSporeBackend
 
@@ -55,9 +77,11 @@ def _mindspore(path: Path, settings: "Settings") -> Backend:
 BACKENDS: dict[str, BackendSpec] = {
     spec.name: spec
     for spec in (
-        BackendSpec("onnxruntime", ONNX_FILE, _onnxruntime),
-        BackendSpec("lite", MINDIR_FILE, _lite),
-        BackendSpec("mindspore", MINDIR_FILE, _mindspore),
+        BackendSpec("onnxruntime", (ONNX_FILE,), _onnxruntime),
+        # onnxruntime runs NNCF's int8 QDQ graphs slower than fp32 on CPU; OpenVINO runs them in int8 kernels.
+        BackendSpec("openvino", (OPENVINO_IR_FILE, ONNX_FILE), _openvino, (INT8, FP32)),
+        BackendSpec("lite", (MINDIR_FILE,), _lite),
+        BackendSpec("mindspore", (MINDIR_FILE,), _mindspore),
     )
 }
 BACKEND_CHOICES: tuple[str, ...] = (AUTO, *BACKENDS)
@@ -73,4 +97,4 @@ def backend_spec(name: str) -> BackendSpec:
 def create_backend(name: str, version_dir: Path, settings: "Settings") -> Backend:
     """Load one model version's file into backend `name`; raises BackendError."""
     spec = backend_spec(name)
-    return spec.build(Path(version_dir) / spec.model_file, settings)
+    return spec.build(Path(version_dir) / spec.model_file(version_dir), settings)

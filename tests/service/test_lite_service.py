@@ -4,6 +4,7 @@ the TEST DOUBLE of mindspore_lite (lite_api_double/): what could be checked with
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -24,6 +25,7 @@ from service_helpers import (
 )
 
 from core.geometry import box_to_center_scale
+from core.model_repo import MINDIR_FILE
 from service import check
 
 pytestmark = pytest.mark.slow
@@ -138,6 +140,18 @@ def test_check_passes_every_gear_on_the_double(tiny_model_repo: Path) -> None:
     gears = [int(line.split()[0]) for line in result.stdout.splitlines() if line.strip().endswith(" ok")]
     assert gears == [1, 2, 4]
     assert result.stdout.strip().endswith("PASS")
+
+
+def test_check_skips_a_version_without_the_backends_file(tiny_model_repo: Path, tmp_path: Path) -> None:
+    """An int8 version has no MINDIR; the check says so and judges the versions that have one."""
+    repo = tmp_path / "repo"
+    shutil.copytree(tiny_model_repo, repo)
+    shutil.copytree(repo / "tiny" / "1", repo / "tiny" / "2")
+    (repo / "tiny" / "2" / MINDIR_FILE).unlink()
+    result = run_check(repo, "--backend", "lite", "--target", "ascend", "--gears", "1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"tiny:2 on lite: skipped, the version has no {MINDIR_FILE}" in result.stdout
+    assert "tiny:1 on lite: judged on heatmaps" in result.stdout
 
 
 def test_check_judges_fp16_modes_on_keypoints(tiny_model_repo: Path) -> None:

@@ -39,6 +39,8 @@ class ReleaseRecorder:
         recorder = self
 
         class Recorded:
+            devices = backend.devices  # the wrapped backend's, which /v1/models lists
+
             def infer(self, batch: np.ndarray) -> np.ndarray:
                 return backend.infer(batch)
 

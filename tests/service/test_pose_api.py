@@ -48,7 +48,7 @@ def test_keypoints_equal_core_decoder_on_network_output_for_mpii_image(
     np.testing.assert_allclose(xy, expected.image_xy, atol=1e-4)
     np.testing.assert_allclose(scores, expected.scores, atol=1e-5)
     assert [k["name"] for k in body["persons"][0]["keypoints"]] == list(JOINT_NAMES)
-    assert body["model"] == {"name": "tiny", "version": 1, "backend": "onnxruntime"}
+    assert body["model"] == {"name": "tiny", "version": 1, "backend": "onnxruntime", "precision": "fp32"}
     assert body["image"] == {"width": 1280, "height": 720}
     assert body["persons"][0]["scale"] == pytest.approx(scales[0])
     assert set(body["timing_ms"]) >= {"decode_image", "queue_wait", "inference", "total"}

@@ -56,7 +56,10 @@ def test_broken_versions_are_listed_with_their_reason_and_the_rest_serve(serve, 
     assert tiny[1]["status"] == "ready" and tiny[1]["reason"] is None
     assert tiny[1]["input_size"] == [64, 64] and tiny[1]["heatmap_size"] == [16, 16]
     assert tiny[1]["backend"] == "onnxruntime"
+    assert (tiny[1]["precision"], tiny[1]["model_file"]) == ("fp32", "model.onnx")
+    assert tiny[1]["devices"] == ["CPUExecutionProvider"]  # the session's providers: what really runs it
     assert tiny[2]["status"] == "unavailable" and "sha256" in tiny[2]["reason"]
+    assert tiny[2]["devices"] is None
     assert tiny[3]["status"] == "unavailable" and "metadata.json is missing" in tiny[3]["reason"]
     assert listing["broken"]["default_version"] is None
     assert "not valid JSON" in listing["broken"]["versions"][0]["reason"]

@@ -10,10 +10,18 @@ from mindspore import nn
 from onnx import numpy_helper
 
 from core.joints import FLIP_PERMUTATION, JOINT_NAMES
-from core.model_repo import MINDIR_FILE, ONNX_FILE, read_metadata, sha256_file, verify_file
+from core.model_repo import (
+    MINDIR_FILE,
+    ONNX_FILE,
+    ModelRepositoryError,
+    install_version_dir,
+    read_metadata,
+    sha256_file,
+    verify_file,
+)
 from training import export
 from training.checkpoints import load_network, load_strict, save_checkpoint
-from training.export import ExportError, export_network, install_version_dir
+from training.export import ExportError, export_network
 from training.import_onnx import import_onnx_model, unused_parameter_names
 from training.network import NetworkConfig, StackedHourglass, count_parameters
 from training.onnx_batch import make_output_batch_dynamic
@@ -151,7 +159,7 @@ def test_install_replaces_only_with_force(tmp_path: Path) -> None:
         folder.mkdir()
         (folder / "metadata.json").write_text(text)
     install_version_dir(old, target, force=False)
-    with pytest.raises(ExportError, match="already exists"):
+    with pytest.raises(ModelRepositoryError, match="already exists"):
         install_version_dir(new, target, force=False)
     assert (target / "metadata.json").read_text() == "old"
     install_version_dir(new, target, force=True)

@@ -231,6 +231,7 @@ def test_model_and_version_come_from_the_service(page: Page, service_url: str) -
         "name": models[0]["name"],
         "version": versions[0]["version"],
         "backend": "onnxruntime",
+        "precision": "fp32",
     }
 
 
