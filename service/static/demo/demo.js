@@ -214,6 +214,15 @@ function drawSkeleton() {
     const scale = imagePerCss();
     const threshold = Number(ui.threshold.value);
     const colors = state.skeleton.colors;
+    // Joints go on top of every person's box and limbs, so no later person's line hides a joint.
+    const shownByPerson = body.persons.map(
+      (person) =>
+        new Map(
+          person.keypoints
+            .filter((k) => k.score >= threshold && Number.isFinite(k.x) && Number.isFinite(k.y))
+            .map((k) => [k.name, k]),
+        ),
+    );
     body.persons.forEach((person, index) => {
       const [x1, y1, x2, y2] = person.box;
       context.setLineDash([6 * scale, 4 * scale]);
@@ -221,15 +230,10 @@ function drawSkeleton() {
       context.strokeStyle = "rgba(255, 255, 255, 0.9)";
       context.strokeRect(x1, y1, x2 - x1, y2 - y1);
       context.setLineDash([]);
-      const shown = new Map(
-        person.keypoints
-          .filter((k) => k.score >= threshold && Number.isFinite(k.x) && Number.isFinite(k.y))
-          .map((k) => [k.name, k]),
-      );
       context.lineCap = "round";
       context.lineWidth = LIMB_WIDTH_PX * scale;
       for (const limb of state.skeleton.limbs) {
-        const [a, b] = limb.joints.map((name) => shown.get(name));
+        const [a, b] = limb.joints.map((name) => shownByPerson[index].get(name));
         if (!a || !b) continue;
         context.strokeStyle = colors[limb.side];
         context.beginPath();
@@ -237,6 +241,8 @@ function drawSkeleton() {
         context.lineTo(b.x, b.y);
         context.stroke();
       }
+    });
+    shownByPerson.forEach((shown, index) => {
       for (const joint of state.skeleton.joints) {
         const keypoint = shown.get(joint.name);
         if (!keypoint) continue;

@@ -109,19 +109,21 @@ def segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
 
 
 def assert_shown_joints_drawn(page: Page, body: dict, skeleton: dict, threshold: float = 0.0) -> None:
-    """Each joint scoring >= threshold has a pixel of a joint colour at its JSON position, and that colour is
-    its own side's unless another shown joint's marker overlaps it."""
+    """Each joint scoring >= threshold is drawn at its JSON position, in its own side's colour when no other
+    shown joint's marker (fill or dark outline) reaches that pixel, and opaque where markers crowd."""
     colors = _side_colors(skeleton)
     near = MARKER_CSS_PX * image_per_css_px(page)
     shown = [k for k in keypoints_of(body) if k["score"] >= threshold]
     pixels = canvas_pixels(page, [(k["x"], k["y"]) for k in shown])
     for keypoint, (r, g, b, alpha) in zip(shown, pixels, strict=True):
         assert alpha == 255, f"{keypoint['name']} at ({keypoint['x']:.1f}, {keypoint['y']:.1f}) is not drawn"
-        overlapping = {
-            colors[other["name"]]
+        neighbours = [
+            other
             for other in shown
-            if math.dist((other["x"], other["y"]), (keypoint["x"], keypoint["y"])) < near
-        }
-        assert (r, g, b) in overlapping, (
-            f"{keypoint['name']} drawn in {(r, g, b)}, expected one of {overlapping}"
-        )
+            if other is not keypoint
+            and math.dist((other["x"], other["y"]), (keypoint["x"], keypoint["y"])) < near
+        ]
+        if not neighbours:
+            assert (r, g, b) == colors[keypoint["name"]], (
+                f"{keypoint['name']} drawn in {(r, g, b)}, expected {colors[keypoint['name']]}"
+            )
