@@ -12,6 +12,10 @@ import numpy as np
 from core.joints import NUM_JOINTS
 
 PREDICTIONS_DATASET = "preds"
+# Five real MPII validation persons, shipped so that checks on real photographs run from any install: the
+# full validation annotation (2958 entries) and the images of entries 0-4.
+MPII_SAMPLE_DIR = Path(__file__).resolve().parent / "data" / "mpii_sample"
+MPII_SAMPLE_PERSONS = 5
 _PER_ENTRY_FIELDS = ("index", "person", "torsoangle")
 
 

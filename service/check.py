@@ -4,7 +4,8 @@
 
 Loads every version of every model in REPO on the chosen backend (settings as the service reads them, from
 HGPOSE_* variables, with the options below on top), crops the first five persons of the MPII fixture
-(`--fixtures`: a folder with annot/valid.h5 and images/, by default the repository's tests/fixtures/mpii)
+(`--fixtures`: a folder with annot/valid.h5 and images/, by default core/data/mpii_sample, shipped with the
+package)
 with core's crop, and runs them at every batch gear (the rows cycle through the five crops). Each row is
 compared with onnxruntime on CPU: the largest heatmap difference, and the keypoint difference in heatmap
 cells and image pixels. fp32 precision is judged on heatmaps, the fp16 precision modes on keypoints. Each
@@ -27,7 +28,7 @@ import numpy as np
 from core.codec import HeatmapCodec
 from core.geometry import crop_image
 from core.model_repo import ONNX_FILE, ModelMetadata, read_metadata
-from core.mpii import read_annotations
+from core.mpii import MPII_SAMPLE_DIR, read_annotations
 from service.backends import BACKENDS, Backend, backend_spec, create_backend
 from service.backends.base import batch_sizes
 from service.backends.onnxruntime import OnnxRuntimeBackend
@@ -35,7 +36,6 @@ from service.repository import find_versions
 from service.settings import Settings
 
 FIXTURE_PERSONS = 5
-DEFAULT_FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "mpii"
 REDUCED_PRECISION_MODES = ("enforce_fp16", "preferred_fp32", "preferred_optimal")
 EXIT_MISMATCH = 1
 EXIT_UNLOADABLE = 2
@@ -175,7 +175,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--target", choices=["ascend", "gpu", "cpu"], help="Lite target (HGPOSE_LITE_TARGET)")
     parser.add_argument("--precision-mode", help="Lite precision mode (HGPOSE_LITE_PRECISION_MODE)")
     parser.add_argument("--gears", help="batch gears, e.g. 1,2,4,8 (HGPOSE_LITE_BATCH_GEARS)")
-    parser.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES, help="annot/valid.h5 + images/")
+    parser.add_argument("--fixtures", type=Path, default=MPII_SAMPLE_DIR, help="annot/valid.h5 + images/")
     parser.add_argument("--runs", type=int, default=5, help="timed runs per gear (p50 reported)")
     parser.add_argument("--heatmap-tolerance", type=float, default=1e-3, help="fp32: largest heatmap diff")
     parser.add_argument(

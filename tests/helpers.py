@@ -14,10 +14,12 @@ from typing import Any
 
 import uvicorn
 
+from core.mpii import MPII_SAMPLE_DIR
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
 GOLDEN = FIXTURES / "golden"
-MPII_DIR = FIXTURES / "mpii"  # valid.h5 (2958 entries) and the images of entries 0-4
+MPII_DIR = MPII_SAMPLE_DIR  # valid.h5 (2958 entries) and the images of entries 0-4
 MPII_ANNOTATIONS = MPII_DIR / "annot" / "valid.h5"
 MPII_IMAGES = MPII_DIR / "images"
 

@@ -1,5 +1,5 @@
 """Generalisation measured, not assumed: a model's seed PCK per style family of the generator, and on the
-five real MPII persons of the test fixtures.
+five real MPII persons shipped in core/data/mpii_sample.
 
     python -m training.generalisation score --model model_repo/hourglass/4 [--persons 100] [--seed 7]
     python -m training.generalisation score --torch-model runs/x/model.pt --features 256 --input-size 256 \
@@ -31,14 +31,12 @@ import numpy as np
 from core.codec import HeatmapCodec
 from core.metrics import score_predictions
 from core.model_repo import read_metadata
-from core.mpii import MpiiAnnotations, read_annotations
+from core.mpii import MPII_SAMPLE_DIR, MPII_SAMPLE_PERSONS, MpiiAnnotations, read_annotations
 from training.dataset import crop_batch
 from training.synth.families import FAMILIES
 from training.synth.parallel import generate
 
 # The repository's copy of five real MPII validation persons (annot/valid.h5 + the images of the first five).
-MPII_FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "mpii"
-MPII_PERSONS = 5
 MPII_ROW = "MPII (5 real persons)"
 VALIDATION_SEED = 7  # not the seeds that training sets use
 VALIDATION_IMAGE_SIZE = (320, 448)
@@ -134,13 +132,13 @@ def validation_sets(data: Path, persons: int, seed: int, workers: int | None) ->
 
 
 def score_all(
-    predict: Predictor, codec: HeatmapCodec, folders: dict[str, Path], mpii_dir: Path = MPII_FIXTURES
+    predict: Predictor, codec: HeatmapCodec, folders: dict[str, Path], mpii_dir: Path = MPII_SAMPLE_DIR
 ) -> list[Row]:
     rows = [
         score(family, predict, codec, read_annotations(folder / "annot" / "valid.h5"), folder / "images")
         for family, folder in folders.items()
     ]
-    mpii = read_annotations(mpii_dir / "annot" / "valid.h5").subset(MPII_PERSONS)
+    mpii = read_annotations(mpii_dir / "annot" / "valid.h5").subset(MPII_SAMPLE_PERSONS)
     rows.append(score(MPII_ROW, predict, codec, mpii, mpii_dir / "images"))
     return rows
 
@@ -196,7 +194,9 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--json", type=Path, default=None, help="write the figures here")
         sub.add_argument("--features", type=int, default=256)
         sub.add_argument("--input-size", type=int, default=256)
-        sub.add_argument("--mpii", type=Path, default=MPII_FIXTURES, help="MPII folder, its first 5 persons")
+        sub.add_argument(
+            "--mpii", type=Path, default=MPII_SAMPLE_DIR, help="MPII folder: its first 5 persons"
+        )
     which = score_parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--model", type=Path, help="an exported version folder (model.onnx, metadata.json)")
     which.add_argument("--torch-model", type=Path, help="a training.train_torch model.pt")

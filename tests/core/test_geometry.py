@@ -4,6 +4,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from helpers import MPII_IMAGES
 
 from core.geometry import (
     box_to_center_scale,
@@ -52,7 +53,7 @@ def test_crop_reproduces_the_reference_crops(fixtures_dir: Path) -> None:
     for name, center, scale, expected in zip(
         golden["imgname"], golden["center"], golden["scale"], golden["crop_rgb"], strict=True
     ):
-        image = cv2.cvtColor(cv2.imread(str(fixtures_dir / "mpii" / "images" / name)), cv2.COLOR_BGR2RGB)
+        image = cv2.cvtColor(cv2.imread(str(MPII_IMAGES / name)), cv2.COLOR_BGR2RGB)
         crop = crop_image(image.astype(np.float32), center, scale, 256)
         assert crop.shape == (256, 256, 3)
         assert np.abs(crop - expected).max() <= 1.0

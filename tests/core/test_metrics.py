@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import MPII_ANNOTATIONS
 
 from core.metrics import (
     PredictionError,
@@ -98,8 +99,8 @@ def test_seed_report_interleaves_training_lines() -> None:
     assert lines[2].startswith("Tra PCK @, 0.5 , total")
 
 
-def test_score_predictions_on_the_real_annotations(fixtures_dir: Path) -> None:
-    annotations = read_annotations(fixtures_dir / "mpii" / "annot" / "valid.h5")
+def test_score_predictions_on_the_real_annotations() -> None:
+    annotations = read_annotations(MPII_ANNOTATIONS)
     perfect_zero_based = annotations.part - 1.0
     report = score_predictions(annotations, perfect_zero_based, pred_origin=0)
     assert report.official["Mean"] == pytest.approx(100.0)
@@ -122,8 +123,8 @@ def test_score_predictions_on_the_real_annotations(fixtures_dir: Path) -> None:
     assert "| Head | Shoulder |" in format_official_table(report.official)
 
 
-def test_pred_origin_changes_only_the_official_table(fixtures_dir: Path) -> None:
-    annotations = read_annotations(fixtures_dir / "mpii" / "annot" / "valid.h5").subset(200)
+def test_pred_origin_changes_only_the_official_table() -> None:
+    annotations = read_annotations(MPII_ANNOTATIONS).subset(200)
     # Predictions 3 px off along x: 0-based preds get +1 officially, i.e. 4 px off.
     preds = annotations.part + np.array([3.0, 0.0])
     zero = score_predictions(annotations, preds, pred_origin=0)
@@ -140,7 +141,7 @@ def test_pred_origin_changes_only_the_official_table(fixtures_dir: Path) -> None
         (np.full((5, 16, 2), np.nan), "NaN or inf"),
     ],
 )
-def test_bad_predictions_are_refused(fixtures_dir: Path, preds: np.ndarray, message: str) -> None:
-    annotations = read_annotations(fixtures_dir / "mpii" / "annot" / "valid.h5").subset(5)
+def test_bad_predictions_are_refused(preds: np.ndarray, message: str) -> None:
+    annotations = read_annotations(MPII_ANNOTATIONS).subset(5)
     with pytest.raises(PredictionError, match=message):
         score_predictions(annotations, preds)

@@ -3,6 +3,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from helpers import MPII_ANNOTATIONS
 
 from core.mpii import (
     AnnotationError,
@@ -27,8 +28,8 @@ GROUP_COUNTS = {
 
 
 @pytest.fixture(scope="module")
-def valid_h5(fixtures_dir: Path) -> Path:
-    return fixtures_dir / "mpii" / "annot" / "valid.h5"
+def valid_h5() -> Path:
+    return MPII_ANNOTATIONS
 
 
 def test_valid_split_counts_match_the_reference(valid_h5: Path) -> None:

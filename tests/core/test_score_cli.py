@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import REPO_ROOT
+from helpers import MPII_ANNOTATIONS, REPO_ROOT
 
 from core.mpii import read_annotations, write_predictions
 
@@ -23,8 +23,8 @@ def run_score(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def annot_path(fixtures_dir: Path) -> Path:
-    return fixtures_dir / "mpii" / "annot" / "valid.h5"
+def annot_path() -> Path:
+    return MPII_ANNOTATIONS
 
 
 def test_scores_and_writes_json(annot_path: Path, tmp_path: Path) -> None:
