@@ -39,16 +39,10 @@ class VersionKey:
 
 
 @dataclass(frozen=True)
-class LoadedModel:
-    """A version that serves: everything a request needs, fixed at load time."""
-
-    status: ClassVar[str] = "ready"
+class _Keyed:
+    """What every listed version answers to: its name, number and label, from its key."""
 
     key: VersionKey
-    metadata: ModelMetadata
-    codec: HeatmapCodec
-    backend: Backend
-    batcher: DynamicBatcher
 
     @property
     def name(self) -> str:
@@ -64,26 +58,25 @@ class LoadedModel:
 
 
 @dataclass(frozen=True)
-class UnavailableVersion:
+class LoadedModel(_Keyed):
+    """A version that serves: everything a request needs, fixed at load time."""
+
+    status: ClassVar[str] = "ready"
+
+    metadata: ModelMetadata
+    codec: HeatmapCodec
+    backend: Backend
+    batcher: DynamicBatcher
+
+
+@dataclass(frozen=True)
+class UnavailableVersion(_Keyed):
     """A version that is listed but cannot serve; `metadata` is kept when it could be read."""
 
     status: ClassVar[str] = "unavailable"
 
-    key: VersionKey
     reason: str
     metadata: ModelMetadata | None = None
-
-    @property
-    def name(self) -> str:
-        return self.key.name
-
-    @property
-    def version(self) -> int:
-        return self.key.version
-
-    @property
-    def label(self) -> str:
-        return self.key.label
 
 
 ModelVersion = LoadedModel | UnavailableVersion

@@ -10,7 +10,6 @@ agree): those keep a fresh network's values, which no output depends on. The res
 a fresh network before it is written, so a written file always loads.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 from mindspore import nn
 
 from training.checkpoints import load_strict, save_checkpoint
+from training.import_cli import run_importer
 from training.network import Residual, count_parameters, infer_config
 
 
@@ -63,18 +63,13 @@ def import_onnx_model(source: Path, out: Path) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    description = __doc__.split("\n")[0]
-    parser = argparse.ArgumentParser(prog="python -m training.import_onnx", description=description)
-    parser.add_argument("model", type=Path, help="model.onnx written by training.export")
-    parser.add_argument("--out", type=Path, required=True, help="MindSpore .ckpt to write")
-    args = parser.parse_args(argv)
-    try:
-        summary = import_onnx_model(args.model, args.out)
-    except ValueError as error:  # includes CheckpointMismatchError: initializers that do not form our network
-        print(f"import failed, nothing written: {error}", file=sys.stderr)
-        return 1
-    print(f"wrote {args.out}: {summary}")
-    return 0
+    return run_importer(
+        argv,
+        "python -m training.import_onnx",
+        __doc__ or "",
+        "model.onnx written by training.export",
+        import_onnx_model,
+    )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ the result is loaded strictly into a fresh network before it is written, so a wr
 torch is an optional dependency used only here.
 """
 
-import argparse
 import re
 import sys
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from training.checkpoints import load_strict, save_checkpoint
+from training.import_cli import run_importer
 from training.network import count_parameters, infer_config
 
 TORCH_KEY_PREFIXES = ("model.module.", "module.")
@@ -100,19 +100,13 @@ def import_torch_checkpoint(source: Path, out: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m training.import_torch", description=__doc__.split("\n")[0]
+    return run_importer(
+        argv,
+        "python -m training.import_torch",
+        __doc__ or "",
+        "reference checkpoint.pt",
+        import_torch_checkpoint,
     )
-    parser.add_argument("checkpoint", type=Path, help="reference checkpoint.pt")
-    parser.add_argument("--out", type=Path, required=True, help="MindSpore .ckpt to write")
-    args = parser.parse_args(argv)
-    try:
-        summary = import_torch_checkpoint(args.checkpoint, args.out)
-    except ValueError as error:  # includes CheckpointMismatchError: keys that do not form our network
-        print(f"import failed, nothing written: {error}", file=sys.stderr)
-        return 1
-    print(f"wrote {args.out}: {summary}")
-    return 0
 
 
 if __name__ == "__main__":
