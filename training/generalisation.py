@@ -30,7 +30,7 @@ import numpy as np
 
 from core.codec import HeatmapCodec
 from core.metrics import score_predictions
-from core.model_repo import read_metadata
+from core.model_repo import ModelRepositoryError, read_metadata
 from core.mpii import MPII_SAMPLE_DIR, MPII_SAMPLE_PERSONS, MpiiAnnotations, read_annotations
 from training.dataset import crop_batch
 from training.synth.families import FAMILIES
@@ -226,7 +226,11 @@ def main(argv: list[str] | None = None) -> int:
         flags += ["--features", str(args.features), "--input-size", str(args.input_size), *train_flags]
         train_torch.main(flags)
         args.torch_model, args.model = args.out / "model.pt", None
-    predict, codec = _predictor(args)
+    try:
+        predict, codec = _predictor(args)
+    except ModelRepositoryError as error:  # a --model folder that is no exported version
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     rows = score_all(predict, codec, folders, args.mpii)
     print(format_table(rows, held_out))
     payload: dict[str, object] = {"rows": [asdict(row) for row in rows], "persons_per_family": args.persons}

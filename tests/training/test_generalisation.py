@@ -93,3 +93,11 @@ def test_holdout_trains_without_the_family_and_reports_the_gap(tmp_path: Path) -
     expected = [i for i, family in enumerate(families) if family != held_out]
     assert 0 < len(kept) == len(expected) < len(everyone)
     np.testing.assert_array_equal(kept.part, everyone.part[expected])
+
+
+def test_a_folder_that_is_no_exported_version_is_a_message_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["score", "--model", str(tmp_path / "empty"), "--persons", "1", "--data", str(tmp_path / "val")]
+    assert generalisation.main(argv) == 2
+    assert "metadata.json is missing" in capsys.readouterr().err
