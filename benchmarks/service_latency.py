@@ -31,13 +31,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from core.model_repo import read_metadata  # noqa: E402
+from core.mpii import MPII_SAMPLE_DIR  # noqa: E402
 from service.backends import BACKENDS, create_backend  # noqa: E402
 from service.images import decode_image  # noqa: E402
 from service.regions import crop_person, person_groups, region_from_center  # noqa: E402
 from service.repository import find_versions  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
-IMAGE = REPO_ROOT / "tests" / "fixtures" / "mpii" / "images" / "005808361.jpg"
+IMAGE = MPII_SAMPLE_DIR / "images" / "005808361.jpg"
 PERSON = {"center": [966.0, 410.78], "scale": 5.898}  # MPII validation person 0
 BATCH_SIZES = (1, 2, 4, 8)  # persons per batch; each person is 2 crops with flip
 
