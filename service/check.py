@@ -30,7 +30,6 @@ from core.geometry import crop_image
 from core.model_repo import ONNX_FILE, ModelMetadata, read_metadata
 from core.mpii import MPII_SAMPLE_DIR, read_annotations
 from service.backends import BACKENDS, Backend, backend_spec, create_backend
-from service.backends.base import batch_sizes
 from service.backends.onnxruntime import OnnxRuntimeBackend
 from service.repository import find_versions
 from service.settings import Settings
@@ -143,7 +142,7 @@ def check_version(
         reference_backend.close()
     backend = create_backend(settings.backend, version_dir, settings)
     try:
-        gears = batch_sizes(backend) or settings.lite_batch_gears
+        gears = backend.batch_sizes or settings.lite_batch_gears
         on_keypoints = reduced_precision(settings, settings.backend)
         return [
             check_gear(backend, gear, crops, reference, fixture, codec, options, on_keypoints)

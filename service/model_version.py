@@ -17,7 +17,6 @@ import numpy as np
 from core.codec import HeatmapCodec
 from core.model_repo import ModelMetadata, ModelRepositoryError, read_metadata, verify_file
 from service.backends import Backend, backend_spec
-from service.backends.base import batch_sizes
 from service.batching import BatchObserver, DynamicBatcher
 from service.settings import Settings
 
@@ -96,7 +95,7 @@ def _warm_up(backend: Backend, metadata: ModelMetadata, label: str) -> None:
     output must have the shape the metadata promises. Logs the time of each size."""
     size = metadata.input.height
     output = metadata.output
-    for batch in batch_sizes(backend) or (1,):
+    for batch in backend.batch_sizes or (1,):
         started = time.perf_counter()
         probe = backend.infer(np.zeros((batch, size, size, 3), dtype=np.float32))
         elapsed = time.perf_counter() - started
@@ -139,7 +138,7 @@ def load_version(
         queue_size=settings.queue_size,
         name=key.label,
         on_batch=observer,
-        batch_sizes=batch_sizes(backend),
+        batch_sizes=backend.batch_sizes,
     )
     if batcher.max_batch < settings.max_batch:
         logger.info(

@@ -28,8 +28,3 @@ class Backend(Protocol):
     def infer(self, batch: np.ndarray) -> np.ndarray: ...
 
     def close(self) -> None: ...
-
-
-def batch_sizes(backend: Backend) -> tuple[int, ...] | None:
-    """The batch sizes a backend takes; None (any) for a backend that does not say."""
-    return getattr(backend, "batch_sizes", None)

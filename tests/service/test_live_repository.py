@@ -39,6 +39,8 @@ class ReleaseRecorder:
         recorder = self
 
         class Recorded:
+            name = backend.name
+            batch_sizes = backend.batch_sizes
             devices = backend.devices  # the wrapped backend's, which /v1/models lists
 
             def infer(self, batch: np.ndarray) -> np.ndarray:
