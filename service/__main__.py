@@ -3,8 +3,6 @@
 import argparse
 import sys
 
-from core.cpu_isa import limit_onednn_isa
-
 NO_MODEL_MESSAGE = """\
 error: the model repository {repo} holds no model.
 A model version is a folder {repo}/<name>/<version>/ with model.onnx, model.mindir and metadata.json,
@@ -29,7 +27,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    limit_onednn_isa()
     import uvicorn
     from pydantic import ValidationError
 

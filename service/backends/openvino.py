@@ -4,14 +4,23 @@ It reads `model.onnx`, or an OpenVINO IR (`model.xml` + `model.bin`) when the ve
 registry decides which). The inference precision is set explicitly: on CPUs with bfloat16 support
 OpenVINO otherwise runs fp32 models in bf16, whose answers differ from onnxruntime's by ~1e-2. One infer
 request serves every call, under a lock, because an infer request must not be entered concurrently.
+
+OpenVINO's CPU plugin is built on oneDNN, so the ISA cap that protects MindSpore (core.cpu_isa) caps it too:
+under ONEDNN_MAX_CPU_ISA=AVX2 an int8 model lost its VNNI kernels and ran 3.3x slower on an AVX-512 VNNI
+CPU. The service sets that cap only for the mindspore backend; a cap found in the environment is logged.
 """
 
+import logging
+import os
 import threading
 from pathlib import Path
 
 import numpy as np
 
+from core.cpu_isa import ONEDNN_ISA_VARIABLE
 from service.backends.base import BackendError
+
+logger = logging.getLogger(__name__)
 
 AUTO_THREADS = 0
 
@@ -29,6 +38,13 @@ class OpenVinoBackend:
             raise BackendError(
                 "the openvino backend needs the openvino package (pip install -e '.[openvino]')"
             ) from error
+        if ONEDNN_ISA_VARIABLE in os.environ:
+            logger.warning(
+                "%s=%s is set: it caps OpenVINO's CPU kernels too (int8 runs ~3x slower under AVX2 on an "
+                "AVX-512 VNNI CPU); it is meant for the mindspore backend only",
+                ONEDNN_ISA_VARIABLE,
+                os.environ[ONEDNN_ISA_VARIABLE],
+            )
         config: dict[str, object] = {
             "PERFORMANCE_HINT": performance_hint,
             "INFERENCE_PRECISION_HINT": inference_precision,

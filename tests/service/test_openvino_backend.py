@@ -11,6 +11,7 @@ import openvino as ov
 import pytest
 from service_helpers import encode_image, random_image
 
+from core.cpu_isa import ONEDNN_ISA_VARIABLE
 from core.model_repo import (
     METADATA_FILE,
     ONNX_FILE,
@@ -113,3 +114,31 @@ def test_an_ir_not_in_the_metadata_or_with_bad_weights_makes_the_version_unavail
     assert versions[2]["status"] == "unavailable"
     assert f"{OPENVINO_WEIGHTS_FILE} fails its sha256 checksum" in versions[2]["reason"]
     assert versions[1]["devices"] is None
+
+
+def test_an_isa_cap_in_the_environment_is_logged(
+    tiny_model_repo: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    model_file = tiny_model_repo / "tiny" / "1" / ONNX_FILE
+    monkeypatch.delenv(ONEDNN_ISA_VARIABLE, raising=False)
+    OpenVinoBackend(model_file, "CPU", 1, "LATENCY", "f32").close()
+    assert not [r for r in caplog.records if ONEDNN_ISA_VARIABLE in r.getMessage()]
+    monkeypatch.setenv(ONEDNN_ISA_VARIABLE, "AVX2")
+    OpenVinoBackend(model_file, "CPU", 1, "LATENCY", "f32").close()
+    warnings = [r for r in caplog.records if ONEDNN_ISA_VARIABLE in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
+    assert "mindspore backend only" in warnings[0].getMessage()
+
+
+def test_the_service_process_leaves_openvino_uncapped(
+    launch_service, tiny_model_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The oneDNN cap is MindSpore's: `python -m service --backend openvino` must not set it for itself
+    (it did, and int8 ran 3x slower than bare OpenVINO); a cap the user sets shows in the log."""
+    monkeypatch.delenv(ONEDNN_ISA_VARIABLE, raising=False)
+    for env, capped in (({}, False), ({ONEDNN_ISA_VARIABLE: "AVX2"}, True)):
+        with launch_service(tiny_model_repo, env=env, backend="openvino") as svc:
+            version = httpx.get(f"{svc.url}/v1/models").json()["models"][0]["versions"][0]
+            assert version["status"] == "ready"
+            assert "ready on openvino" in svc.log()
+            assert (f"{ONEDNN_ISA_VARIABLE}=AVX2 is set" in svc.log()) is capped
