@@ -92,7 +92,8 @@ def crop_person(image: DecodedImage, region: PersonRegion, size: int, pixel_scal
     crop = crop_image_tiled(
         read_window, (image.height, image.width), region.center, region.scale, size, CROP_WINDOW_PIXELS
     )
-    return crop * np.float32(pixel_scale)
+    crop *= np.float32(pixel_scale)  # crop_image_tiled's array is ours: no second copy
+    return crop
 
 
 def crops_per_person(flip: bool) -> int:
@@ -101,8 +102,13 @@ def crops_per_person(flip: bool) -> int:
 
 
 def person_groups(crops: np.ndarray, flip: bool) -> list[np.ndarray]:
-    """One batcher group per person: its crop, followed by the mirrored crop when flip is on."""
+    """One batcher group per person: its crop, followed by the mirrored crop when flip is on.
+
+    The groups are views of one array, filled with a single copy.
+    """
     if not flip:
         return [crops[i : i + 1] for i in range(len(crops))]
-    mirrored = crops[:, :, ::-1]
-    return [np.stack([crops[i], mirrored[i]]) for i in range(len(crops))]
+    pairs = np.empty((len(crops), 2, *crops.shape[1:]), crops.dtype)
+    pairs[:, 0] = crops
+    pairs[:, 1] = crops[:, :, ::-1]
+    return list(pairs)

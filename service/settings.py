@@ -64,7 +64,12 @@ class Settings(BaseSettings):
     mindspore_device_target: MindSporeTarget = "CPU"
 
     max_batch: int = Field(default=8, ge=1, description="most crops (flip copies included) per inference")
-    max_wait_ms: float = Field(default=2.0, ge=0, description="how long a batch waits to fill up")
+    max_wait_ms: float = Field(
+        default=0.0,
+        ge=0,
+        description="how long a batch waits to fill up; at 0 it leaves when inference is free, and what "
+        "arrives meanwhile forms the next batch",
+    )
     queue_size: int = Field(default=64, ge=1, description="most crops waiting for inference per model")
     request_deadline_ms: float = Field(default=30_000, gt=0)
     retry_after_s: int = Field(default=1, ge=0, description="Retry-After of a 503 for a full queue")

@@ -1,6 +1,7 @@
 """DynamicBatcher on its own: batch composition, deadlines, errors, bounded queue, draining on close."""
 
 import asyncio
+import threading
 
 import numpy as np
 import pytest
@@ -235,3 +236,39 @@ def test_close_finishes_queued_work_then_refuses_new_work() -> None:
 
     asyncio.run(scenario())
     assert network.batch_sizes == [2]
+
+
+class GatedNetwork(RecordingNetwork):
+    """Holds its first batch until released, so that requests can arrive while it runs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.running = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        if not self.running.is_set():
+            self.running.set()
+            self.release.wait(10)
+        return super().__call__(batch)
+
+
+def test_without_a_wait_the_requests_arriving_during_inference_form_the_next_batch() -> None:
+    """max_wait 0 (the default): batches still form under load, from what queues while inference runs."""
+    network = GatedNetwork()
+
+    async def scenario() -> list[int]:
+        batcher = DynamicBatcher(network, max_batch=8, max_wait_s=0.0, queue_size=32)
+        batcher.start()
+        deadline = asyncio.get_running_loop().time() + 10
+        first = asyncio.ensure_future(batcher.submit(groups_of([2], 0), deadline))
+        await asyncio.to_thread(network.running.wait, 10)
+        later = [asyncio.ensure_future(batcher.submit(groups_of([2], s), deadline)) for s in (1, 2, 3)]
+        await asyncio.sleep(0.05)  # the three are queued behind the running batch
+        network.release.set()
+        results = [await task for task in (first, *later)]
+        await batcher.close()
+        return [result[0].batch_size for result in results]
+
+    assert asyncio.run(scenario()) == [2, 6, 6, 6]
+    assert network.batch_sizes == [2, 6]
