@@ -1,0 +1,84 @@
+"""Where the service's CPU goes: CPU milliseconds per request of each thread of `python -m service`.
+
+    python benchmarks/service_cpu.py --model-repo REPO [--model NAME] [--version V]
+        [--backend onnxruntime|openvino|...] [--concurrency 8] [--seconds 20]
+
+Sends service_latency.py's request (an MPII 1280x720 JPEG, one person, flip) from `--concurrency` clients
+for `--seconds`, and reads each service thread's user + system time from /proc (Linux only) before and
+after. The main thread is the event loop (HTTP, multipart, routing, keypoint decoding, JSON); the others are
+unnamed in /proc: the runtime's inference threads (the two busiest on a 2-core machine, one of them the
+batcher's inference thread) and the thread pool that decodes and crops. Also printed: the load clients' own
+CPU per request, which on a one-machine benchmark competes with the service.
+"""
+
+import argparse
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+# service_latency puts the repository root on sys.path, so it comes first.
+from service_latency import request_body, service_throughput, start_service
+
+from service.backends import BACKENDS
+from service.repository import find_versions
+
+
+def thread_cpu_seconds(pid: int) -> dict[int, float]:
+    """user + system CPU seconds of each thread of process `pid`."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    seconds = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # the thread ended between listing and reading
+            continue
+        seconds[int(tid)] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model-repo", type=Path, required=True)
+    parser.add_argument("--model", help="model name (default: the first in the repository)")
+    parser.add_argument("--version", type=int, help="model version (default: the model's default)")
+    parser.add_argument("--backend", default="onnxruntime", choices=list(BACKENDS))
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+
+    versions = find_versions(args.model_repo)
+    name = args.model or (versions[0][0] if versions else None)
+    if name is None:
+        raise SystemExit(f"no model in {args.model_repo}")
+    process, url = start_service(args.model_repo, args.backend)
+    try:
+        body, headers = request_body(name, args.version)
+        service_throughput(url, body, headers, args.concurrency, 3.0)  # warm: threads exist, caches full
+        before, clients_before = thread_cpu_seconds(process.pid), os.times()
+        started = time.monotonic()
+        rate = service_throughput(url, body, headers, args.concurrency, args.seconds)
+        requests = rate * (time.monotonic() - started)
+        after, clients_after = thread_cpu_seconds(process.pid), os.times()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+
+    used = {tid: after[tid] - before.get(tid, 0.0) for tid in after}
+    print(f"{name} on {args.backend}: {rate:.2f} requests/s (1 person + flip each), concurrency "
+          f"{args.concurrency}, {args.seconds:g} s, cpus {os.cpu_count()}")  # fmt: skip
+    for tid, seconds in sorted(used.items(), key=lambda item: -item[1]):
+        if seconds > 0:
+            role = "event loop (main thread)" if tid == process.pid else f"thread {tid}"
+            print(f"  {role:26s} {1000 * seconds / requests:7.2f} ms CPU per request")
+    print(f"  {'all service threads':26s} {1000 * sum(used.values()) / requests:7.2f} ms CPU per request")
+    client_seconds = sum(clients_after[:2]) - sum(clients_before[:2])
+    print(f"  {'load clients':26s} {1000 * client_seconds / requests:7.2f} ms CPU per request")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
