@@ -18,11 +18,13 @@ import sys
 import time
 from pathlib import Path
 
-# service_latency puts the repository root on sys.path, so it comes first.
-from service_latency import request_body, service_throughput, start_service
-
-from service.backends import BACKENDS
-from service.repository import find_versions
+from service_latency import (
+    add_model_arguments,
+    chosen_version,
+    request_body,
+    service_throughput,
+    start_service,
+)
 
 
 def thread_cpu_seconds(pid: int) -> dict[int, float]:
@@ -42,21 +44,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model-repo", type=Path, required=True)
-    parser.add_argument("--model", help="model name (default: the first in the repository)")
-    parser.add_argument("--version", type=int, help="model version (default: the model's default)")
-    parser.add_argument("--backend", default="onnxruntime", choices=list(BACKENDS))
+    add_model_arguments(parser)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
 
-    versions = find_versions(args.model_repo)
-    name = args.model or (versions[0][0] if versions else None)
-    if name is None:
-        raise SystemExit(f"no model in {args.model_repo}")
+    name, version, _ = chosen_version(args)
     process, url = start_service(args.model_repo, args.backend)
     try:
-        body, headers = request_body(name, args.version)
+        body, headers = request_body(name, version)
         service_throughput(url, body, headers, args.concurrency, 3.0)  # warm: threads exist, caches full
         before, clients_before = thread_cpu_seconds(process.pid), os.times()
         started = time.monotonic()
@@ -68,7 +64,7 @@ def main() -> int:
         process.wait(timeout=60)
 
     used = {tid: after[tid] - before.get(tid, 0.0) for tid in after}
-    print(f"{name} on {args.backend}: {rate:.2f} requests/s (1 person + flip each), concurrency "
+    print(f"{name}:{version} on {args.backend}: {rate:.2f} requests/s (1 person + flip each), concurrency "
           f"{args.concurrency}, {args.seconds:g} s, cpus {os.cpu_count()}")  # fmt: skip
     for tid, seconds in sorted(used.items(), key=lambda item: -item[1]):
         if seconds > 0:

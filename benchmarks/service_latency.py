@@ -160,6 +160,24 @@ def service_throughput(url: str, body: bytes, headers: dict[str, str], clients: 
     return sum(completed) / (time.monotonic() - started)
 
 
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that pick the repository, model version and backend a service benchmark runs."""
+    parser.add_argument("--model-repo", type=Path, required=True)
+    parser.add_argument("--model", help="model name (default: the first in the repository)")
+    parser.add_argument("--version", type=int, help="model version (default: the newest)")
+    parser.add_argument("--backend", default="onnxruntime", choices=list(BACKENDS))
+
+
+def chosen_version(args: argparse.Namespace) -> tuple[str, int, Path]:
+    """The model name, version and folder `add_model_arguments`' options pick; exits when there is none."""
+    versions = find_versions(args.model_repo)
+    name = args.model or (versions[0][0] if versions else None)
+    candidates = [v for v in versions if v[0] == name and args.version in (None, v[1])]
+    if not candidates:
+        raise SystemExit(f"no model {name or ''} version {args.version or ''} in {args.model_repo}")
+    return max(candidates, key=lambda v: v[1])
+
+
 @dataclass(frozen=True)
 class Round:
     raw_p50_s: float
@@ -180,22 +198,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model-repo", type=Path, required=True)
-    parser.add_argument("--model", help="model name (default: the first in the repository)")
-    parser.add_argument("--version", type=int, help="model version (default: the newest)")
-    parser.add_argument("--backend", default="onnxruntime", choices=list(BACKENDS))
+    add_model_arguments(parser)
     parser.add_argument("--requests", type=int, default=20, help="sequential calls per round")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10.0, help="each throughput phase of a round")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
-    versions = find_versions(args.model_repo)
-    name = args.model or (versions[0][0] if versions else None)
-    candidates = [v for v in versions if v[0] == name and args.version in (None, v[1])]
-    if not candidates:
-        raise SystemExit(f"no model {name or ''} version {args.version or ''} in {args.model_repo}")
-    name, version, version_dir = max(candidates, key=lambda v: v[1])
+    name, version, version_dir = chosen_version(args)
     settings = Settings(model_repo=args.model_repo, backend=args.backend)
     metadata = read_metadata(version_dir)
     print(f"model {name}:{version}  {metadata.precision}  input {metadata.input.height}px  "
