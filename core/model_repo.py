@@ -28,6 +28,9 @@ _VERSION_NAME = re.compile(r"[1-9][0-9]*")
 
 logger = logging.getLogger(__name__)
 
+# Pixels are 8-bit: the network sees pixel / PIXEL_MAX (no mean or std), as the reference feeds it.
+PIXEL_MAX = 255.0
+
 FP32 = "fp32"
 INT8 = "int8"
 FP16 = "fp16"
@@ -46,7 +49,7 @@ class ModelFile:
 
 @dataclass(frozen=True)
 class InputSpec:
-    """What the network takes: layout NHWC, (height, width), float32 RGB = pixel / 255 (no mean/std).
+    """What the network takes: layout NHWC, (height, width), float32 RGB = pixel / PIXEL_MAX (no mean/std).
 
     `mindir_name` is the MINDIR graph's input name, which a Lite dynamic-shape declaration (`input_shape`,
     also for the offline converter) must name; exports before it was recorded lack it (None).
@@ -57,7 +60,7 @@ class InputSpec:
     layout: str = "NHWC"
     dtype: str = "float32"
     color: str = "RGB"
-    pixel_scale: float = 1.0 / 255.0
+    pixel_scale: float = 1.0 / PIXEL_MAX
     mindir_name: str | None = None
 
 

@@ -16,7 +16,6 @@ PREDICTIONS_DATASET = "preds"
 # full validation annotation (2958 entries) and the images of entries 0-4.
 MPII_SAMPLE_DIR = Path(__file__).resolve().parent / "data" / "mpii_sample"
 MPII_SAMPLE_PERSONS = 5
-_PER_ENTRY_FIELDS = ("index", "person", "torsoangle")
 
 
 class AnnotationError(ValueError):

@@ -24,37 +24,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from service.gears import smallest_gear
+from runtime.errors import (
+    BatcherClosedError,
+    DeadlineExceededError,
+    GroupTooLargeError,
+    InferenceError,
+    QueueFullError,
+)
+from runtime.gears import smallest_gear
 
 logger = logging.getLogger(__name__)
 
 InferFn = Callable[[np.ndarray], np.ndarray]
 BatchObserver = Callable[[int, float, int], None]
 """Called after each batch with its real crops, compute seconds and padded (zero) crops."""
-
-
-class BatcherError(Exception):
-    """Why the batcher could not run a request's crops; the route turns each kind into one HTTP status."""
-
-
-class QueueFullError(BatcherError):
-    """The model's queue cannot take the request's crops now."""
-
-
-class DeadlineExceededError(BatcherError):
-    """The request's deadline passed before its crops were run."""
-
-
-class BatcherClosedError(BatcherError):
-    """The service is shutting down (or the version was released) and takes no new work."""
-
-
-class InferenceError(BatcherError):
-    """The backend failed on a batch; every request in it gets this error."""
-
-
-class GroupTooLargeError(BatcherError):
-    """One person's crops exceed the largest batch the backend takes (a group is never split)."""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from service.errors import ServiceError
+from runtime.errors import ImageTooLargeError, UnreadableImageError, UnsupportedImageError
 
 SUPPORTED_FORMATS = ("JPEG", "PNG", "BMP", "WEBP")
 
@@ -38,26 +38,29 @@ class DecodedImage:
 
 
 def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
-    """The upright image; ServiceError 400/413/415 naming what is wrong."""
+    """The upright image; UnreadableImageError, ImageTooLargeError or UnsupportedImageError naming what is
+    wrong."""
     if not data:
-        raise ServiceError(400, "the image is empty (0 bytes)")
+        raise UnreadableImageError("the image is empty (0 bytes)")
     try:
         image = Image.open(io.BytesIO(data), formats=None)
     except UnidentifiedImageError as error:
-        raise ServiceError(400, "the bytes are not a recognised image (send JPEG, PNG, BMP, WebP)") from error
+        raise UnreadableImageError(
+            "the bytes are not a recognised image (send JPEG, PNG, BMP, WebP)"
+        ) from error
     except Image.DecompressionBombError as error:
         # Pillow's own bomb limit is far above ours, so an image it refuses is over ours too.
-        raise ServiceError(413, f"the image has more pixels than the limit of {max_pixels}") from error
+        raise ImageTooLargeError(f"the image has more pixels than the limit of {max_pixels}") from error
     if image.format not in SUPPORTED_FORMATS:
-        raise ServiceError(415, f"unsupported image type {image.format}: send JPEG, PNG, BMP or WebP")
+        raise UnsupportedImageError(f"unsupported image type {image.format}: send JPEG, PNG, BMP or WebP")
     width, height = image.size
     if width * height > max_pixels:
-        raise ServiceError(
-            413, f"the image is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}"
+        raise ImageTooLargeError(
+            f"the image is {width}x{height} = {width * height} pixels, over the limit of {max_pixels}"
         )
     try:
         image.load()
         ImageOps.exif_transpose(image, in_place=True)
     except (OSError, SyntaxError, ValueError) as error:
-        raise ServiceError(400, f"the {image.format} image is truncated or corrupt: {error}") from error
+        raise UnreadableImageError(f"the {image.format} image is truncated or corrupt: {error}") from error
     return DecodedImage(image)

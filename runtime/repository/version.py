@@ -10,19 +10,23 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal, get_args
 
 import numpy as np
 
 from core.codec import HeatmapCodec
 from core.model_repo import ModelMetadata, ModelRepositoryError, read_metadata, verify_file
-from service.backends import Backend, backend_spec
-from service.batching import BatchObserver, DynamicBatcher
-from service.settings import Settings
+from runtime.backends import Backend, backend_spec
+from runtime.batching import BatchObserver, DynamicBatcher
+from runtime.options import RuntimeOptions
 
 logger = logging.getLogger(__name__)
 
-BackendFactory = Callable[[str, Path, Settings], Backend]
+BackendFactory = Callable[[str, Path, RuntimeOptions], Backend]
+
+# What a version is doing: served (ready), listed but broken (unavailable), or moving in or out.
+State = Literal["ready", "unavailable", "loading", "unloading", "not loaded"]
+READY, UNAVAILABLE, LOADING, UNLOADING, NOT_LOADED = get_args(State)
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ class _Keyed:
 class LoadedModel(_Keyed):
     """A version that serves: everything a request needs, fixed at load time."""
 
-    status: ClassVar[str] = "ready"
+    status: ClassVar[State] = READY
 
     metadata: ModelMetadata
     codec: HeatmapCodec
@@ -72,7 +76,7 @@ class LoadedModel(_Keyed):
 class UnavailableVersion(_Keyed):
     """A version that is listed but cannot serve; `metadata` is kept when it could be read."""
 
-    status: ClassVar[str] = "unavailable"
+    status: ClassVar[State] = UNAVAILABLE
 
     reason: str
     metadata: ModelMetadata | None = None
@@ -114,14 +118,14 @@ def _public_reason(error: Exception, root: Path) -> str:
 
 
 def load_version(
-    key: VersionKey, settings: Settings, backend_factory: BackendFactory, observer: BatchObserver | None
+    key: VersionKey, options: RuntimeOptions, backend_factory: BackendFactory, observer: BatchObserver | None
 ) -> ModelVersion:
     """Verify, load and probe one version; any failure gives an UnavailableVersion, never an exception."""
     metadata: ModelMetadata | None = None
     try:
         metadata = _checked_metadata(key)
         codec = HeatmapCodec.from_metadata(metadata)
-        backend = backend_factory(key.backend_name, key.path, settings)
+        backend = backend_factory(key.backend_name, key.path, options)
         try:
             _warm_up(backend, metadata, key.label)
         except Exception:
@@ -131,20 +135,21 @@ def load_version(
         logger.error("model %s is not ready: %s", key.label, error)
         return UnavailableVersion(key, _public_reason(error, key.path.parent.parent), metadata)
     logger.info("model %s ready on %s", key.label, key.backend_name)
+    batching = options.batching
     batcher = DynamicBatcher(
         backend.infer,
-        max_batch=settings.max_batch,
-        max_wait_s=settings.max_wait_ms / 1000,
-        queue_size=settings.queue_size,
+        max_batch=batching.max_batch,
+        max_wait_s=batching.max_wait_s,
+        queue_size=batching.queue_size,
         name=key.label,
         on_batch=observer,
         batch_sizes=backend.batch_sizes,
     )
-    if batcher.max_batch < settings.max_batch:
+    if batcher.max_batch < batching.max_batch:
         logger.info(
             "model %s: batches hold at most %d crops, the backend's largest batch size (max_batch is %d)",
             key.label,
             batcher.max_batch,
-            settings.max_batch,
+            batching.max_batch,
         )
     return LoadedModel(key, metadata, codec, backend, batcher)

@@ -1,14 +1,11 @@
-"""Runtime backends behind one interface, chosen by HGPOSE_BACKEND (auto: Lite on Ascend, else ORT)."""
+"""Runtime backends behind one interface, chosen by the runtime options (auto: Lite on Ascend, else ORT)."""
 
 import importlib.util
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from service.backends.base import Backend, BackendError
-from service.backends.registry import AUTO, BACKEND_CHOICES, BACKENDS, backend_spec, create_backend
-
-if TYPE_CHECKING:
-    from service.settings import Settings
+from runtime.backends.base import Backend, BackendError
+from runtime.backends.registry import BACKEND_CHOICES, BACKENDS, backend_spec, create_backend
+from runtime.options import AUTO_BACKEND, RuntimeOptions
 
 __all__ = [
     "BACKENDS",
@@ -29,15 +26,12 @@ def ascend_device_present(device_id: int, device_dir: Path = DEVICE_DIR) -> bool
     return (device_dir / f"davinci{device_id}").exists()
 
 
-def resolve_backend(settings: "Settings", device_dir: Path = DEVICE_DIR) -> str:
+def resolve_backend(options: RuntimeOptions, device_dir: Path = DEVICE_DIR) -> str:
     """The concrete backend; `auto` picks Lite only when its package imports and an Ascend NPU is there."""
-    if settings.backend != AUTO:
-        return settings.backend
+    if options.backend != AUTO_BACKEND:
+        return options.backend
+    lite = options.backends.lite
     lite_importable = importlib.util.find_spec("mindspore_lite") is not None
-    if (
-        lite_importable
-        and settings.lite_target == "ascend"
-        and ascend_device_present(settings.lite_device_id, device_dir)
-    ):
+    if lite_importable and lite.target == "ascend" and ascend_device_present(lite.device_id, device_dir):
         return "lite"
     return "onnxruntime"

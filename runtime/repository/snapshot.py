@@ -7,22 +7,19 @@ default is its newest ready version of the precision its backend prefers (backen
 """
 
 from collections.abc import Mapping
-from pathlib import Path
 
-from core.model_repo import list_versions
-from service.backends import backend_spec
-from service.errors import ServiceError
-from service.model_version import LoadedModel, ModelVersion
+from runtime.backends import backend_spec
+from runtime.errors import AmbiguousModelError, ModelNotReadyError, UnknownModelError
+from runtime.repository.version import LoadedModel, ModelVersion
 
 
 class ModelRepository:
     """Every model's versions by name and number: a snapshot, never changed once made.
 
-    service.live_repository replaces the served snapshot as a whole when versions come and go.
+    runtime.repository.live replaces the served snapshot as a whole when versions come and go.
     """
 
-    def __init__(self, root: Path, models: Mapping[str, Mapping[int, ModelVersion]] | None = None) -> None:
-        self.root = root
+    def __init__(self, models: Mapping[str, Mapping[int, ModelVersion]] | None = None) -> None:
         self.models: Mapping[str, Mapping[int, ModelVersion]] = models or {}
 
     def loaded(self) -> list[LoadedModel]:
@@ -46,7 +43,7 @@ class ModelRepository:
         return max(ready, key=lambda v: v.version)
 
     def resolve(self, name: str | None, version: int | None, default_model: str | None) -> LoadedModel:
-        """The version a request asks for; 404 for an unknown name/version, 503 when it is not ready."""
+        """The version a request asks for: UnknownModelError, or ModelNotReadyError when it cannot serve."""
         if name is None:
             name = default_model
         if name is None:
@@ -54,40 +51,40 @@ class ModelRepository:
         versions = self.models.get(name)
         if versions is None:
             known = ", ".join(sorted(self.models)) or "none"
-            raise ServiceError(404, f"unknown model {name!r} (served: {known})")
+            raise UnknownModelError(f"unknown model {name!r} (served: {known})")
         if version is None:
             chosen = self.default_version(name)
             if chosen is None:
-                raise ServiceError(503, f"model {name!r} has no ready version")
+                raise ModelNotReadyError(f"model {name!r} has no ready version")
             return chosen
         entry = versions.get(version)
         if entry is None:
-            raise ServiceError(
-                404, f"model {name!r} has no version {version} (has {', '.join(map(str, sorted(versions)))})"
+            raise UnknownModelError(
+                f"model {name!r} has no version {version} (has {', '.join(map(str, sorted(versions)))})"
             )
         if not isinstance(entry, LoadedModel):
-            raise ServiceError(503, f"model {name!r} version {version} is not ready: {entry.reason}")
+            raise ModelNotReadyError(f"model {name!r} version {version} is not ready: {entry.reason}")
         return entry
 
     def _only_model(self) -> str:
         """The model a request naming none gets: the only one, or the only one with a ready version."""
         if not self.models:
-            raise ServiceError(503, "no model is loaded")
+            raise ModelNotReadyError("no model is loaded")
         if len(self.models) == 1:
             return next(iter(self.models))
         ready = sorted(name for name in self.models if self.default_version(name) is not None)
         if len(ready) == 1:
             return ready[0]
         if not ready:
-            raise ServiceError(503, "no model has a ready version")
-        raise ServiceError(400, f"several models are served ({', '.join(ready)}): choose with 'model'")
+            raise ModelNotReadyError("no model has a ready version")
+        raise AmbiguousModelError(f"several models are served ({', '.join(ready)}): choose with 'model'")
 
     def with_model(self, name: str, versions: Mapping[int, ModelVersion]) -> "ModelRepository":
         """A new snapshot in which `name` has `versions` (none: the model is gone); this one is unchanged."""
         models = {**self.models, name: versions}
         if not versions:
             del models[name]
-        return ModelRepository(self.root, models)
+        return ModelRepository(models)
 
     def start(self) -> None:
         for model in self.loaded():
@@ -98,19 +95,3 @@ class ModelRepository:
         for model in self.loaded():
             await model.batcher.close()
             model.backend.close()
-
-
-def model_dirs(root: Path) -> list[Path]:
-    """The model folders under the repository root (hidden ones, e.g. a download in progress, skipped)."""
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-
-
-def find_versions(root: Path) -> list[tuple[str, int, Path]]:
-    """(name, version, folder) of every version folder under the repository root."""
-    found: list[tuple[str, int, Path]] = []
-    for model_dir in model_dirs(root):
-        found.extend((model_dir.name, v, model_dir / str(v)) for v in list_versions(model_dir))
-    return found

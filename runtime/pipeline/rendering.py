@@ -1,20 +1,10 @@
-"""`render=png`: the request's image with its skeletons drawn by core.drawing, as `clients.pose --draw`."""
+"""The image with its skeletons drawn by core.drawing, as `clients.pose --draw` draws them, as PNG bytes."""
 
 import cv2
 import numpy as np
 
 from core.drawing import draw_poses
-from service.pipeline import PoseEstimate
-
-PNG_MEDIA_TYPE = "image/png"
-
-
-def wants_png(render: str | None, accept: str) -> bool:
-    """`?render=png`, or an Accept header that names image/png and not application/json."""
-    if render == "png":
-        return True
-    media_types = {part.split(";")[0].strip().lower() for part in accept.split(",")}
-    return PNG_MEDIA_TYPE in media_types and "application/json" not in media_types
+from runtime.pipeline.pose import PoseEstimate
 
 
 def render_png(found: PoseEstimate) -> bytes:

@@ -1,7 +1,7 @@
 """MindSpore backend: `mindspore.load` + `nn.GraphCell` on the exported MINDIR (dynamic batch).
 
-The oneDNN ISA cap (core.cpu_isa) is applied before mindspore is imported: on AVX-512 CPUs it avoids a
-~25x slower convolution path.
+The oneDNN ISA cap (runtime.backends.cpu_isa) is applied before mindspore is imported: on AVX-512 CPUs it
+avoids a ~25x slower convolution path.
 """
 
 import threading
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.cpu_isa import limit_onednn_isa
-from service.backends.base import BackendError
+from runtime.backends.base import BackendError
+from runtime.backends.cpu_isa import limit_onednn_isa
 
 
 class MindSporeBackend:

@@ -5,9 +5,10 @@ registry decides which). The inference precision is set explicitly: on CPUs with
 OpenVINO otherwise runs fp32 models in bf16, whose answers differ from onnxruntime's by ~1e-2. One infer
 request serves every call, under a lock, because an infer request must not be entered concurrently.
 
-OpenVINO's CPU plugin is built on oneDNN, so the ISA cap that protects MindSpore (core.cpu_isa) caps it too:
-under ONEDNN_MAX_CPU_ISA=AVX2 an int8 model lost its VNNI kernels and ran 3.3x slower on an AVX-512 VNNI
-CPU. The service sets that cap only for the mindspore backend; a cap found in the environment is logged.
+OpenVINO's CPU plugin is built on oneDNN, so the ISA cap that protects MindSpore (runtime.backends.cpu_isa)
+caps it too: under ONEDNN_MAX_CPU_ISA=AVX2 an int8 model lost its VNNI kernels and ran 3.3x slower on an
+AVX-512 VNNI CPU. The service sets that cap only for the mindspore backend; a cap found in the environment is
+logged.
 """
 
 import logging
@@ -17,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.cpu_isa import ONEDNN_ISA_VARIABLE
-from service.backends.base import BackendError
+from runtime.backends.base import BackendError
+from runtime.backends.cpu_isa import ONEDNN_ISA_VARIABLE
+from runtime.options import OpenVinoOptions
 
 logger = logging.getLogger(__name__)
 
@@ -29,9 +31,7 @@ class OpenVinoBackend:
     name = "openvino"
     batch_sizes: tuple[int, ...] | None = None
 
-    def __init__(
-        self, model_path: Path, device: str, threads: int, performance_hint: str, inference_precision: str
-    ) -> None:
+    def __init__(self, model_path: Path, options: OpenVinoOptions) -> None:
         try:
             import openvino as ov
         except ImportError as error:
@@ -46,16 +46,18 @@ class OpenVinoBackend:
                 os.environ[ONEDNN_ISA_VARIABLE],
             )
         config: dict[str, object] = {
-            "PERFORMANCE_HINT": performance_hint,
-            "INFERENCE_PRECISION_HINT": inference_precision,
+            "PERFORMANCE_HINT": options.performance_hint,
+            "INFERENCE_PRECISION_HINT": options.inference_precision,
         }
-        if threads != AUTO_THREADS:
-            config["INFERENCE_NUM_THREADS"] = threads
+        if options.threads != AUTO_THREADS:
+            config["INFERENCE_NUM_THREADS"] = options.threads
         core = ov.Core()
         try:
-            self._compiled = core.compile_model(core.read_model(str(model_path)), device, config)
+            self._compiled = core.compile_model(core.read_model(str(model_path)), options.device, config)
         except RuntimeError as error:  # OpenVINO raises RuntimeError for bad files, devices and options
-            raise BackendError(f"OpenVINO cannot compile {model_path.name} for {device}: {error}") from error
+            raise BackendError(
+                f"OpenVINO cannot compile {model_path.name} for {options.device}: {error}"
+            ) from error
         # What runs the model: with device AUTO this is the device OpenVINO picked, not "AUTO".
         self.devices: list[str] = [str(d) for d in self._compiled.get_property("EXECUTION_DEVICES")]
         self.model_file = model_path.name

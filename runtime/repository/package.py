@@ -15,8 +15,8 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from core.model_repo import ModelRepositoryError, list_versions, read_metadata, sha256_file, verify_file
-from service.repository import model_dirs
+from core.model_repo import ModelRepositoryError, read_metadata, sha256_file, verify_file
+from runtime.repository.folders import version_folders
 
 CHUNK_BYTES = 1 << 20
 DOWNLOAD_TIMEOUT_S = 60
@@ -52,13 +52,11 @@ def _download(url: str, target: Path) -> str:
 def verify_repository(root: Path) -> list[str]:
     """`name:version` of every version under `root`, each checked against its metadata's checksums."""
     labels = []
-    for model_dir in model_dirs(root):
-        for version in list_versions(model_dir):
-            version_dir = model_dir / str(version)
-            metadata = read_metadata(version_dir)
-            for file_name in metadata.files:
-                verify_file(version_dir, metadata, file_name)
-            labels.append(f"{model_dir.name}:{version}")
+    for (name, version), version_dir in version_folders(root).items():
+        metadata = read_metadata(version_dir)
+        for file_name in metadata.files:
+            verify_file(version_dir, metadata, file_name)
+        labels.append(f"{name}:{version}")
     if not labels:
         raise PackageError(f"the package put no model version into {root}")
     return labels
@@ -82,7 +80,7 @@ def fetch(url: str, sha256: str, into: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m service.model_package", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m runtime.repository.package", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     pack_cmd = commands.add_parser("pack", help="write version folders into a .tar.gz; print its sha256")
     pack_cmd.add_argument("version_dirs", nargs="+", type=Path, help="REPO/<name>/<version> folders")

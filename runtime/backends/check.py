@@ -1,12 +1,11 @@
 """Acceptance check of a backend on real hardware: every model version, every batch gear, against onnxruntime.
 
-    python -m service.check --model-repo REPO --backend lite --target ascend [--fixtures DIR] [--runs N]
+    python -m runtime.backends.check --model-repo REPO --backend lite --target ascend [--fixtures DIR]
 
-Loads every version of every model in REPO on the chosen backend (settings as the service reads them, from
-HGPOSE_* variables, with the options below on top), crops the first five persons of the MPII fixture
-(`--fixtures`: a folder with annot/valid.h5 and images/, by default core/data/mpii_sample, shipped with the
-package)
-with core's crop, and runs them at every batch gear (the rows cycle through the five crops). Each row is
+Loads every version of every model in REPO on the chosen backend (the runtime's default options, with the
+flags below on top), crops the first five persons of the MPII fixture (`--fixtures`: a folder with
+annot/valid.h5 and images/, by default core/data/mpii_sample, shipped with the package) with core's crop,
+and runs them at every batch gear (the rows cycle through the five crops). Each row is
 compared with onnxruntime on CPU: the largest heatmap difference, and the keypoint difference in heatmap
 cells and image pixels. fp32 precision is judged on heatmaps, the fp16 precision modes on keypoints. Each
 gear's first call is timed on its own (on Ascend it includes compiling that gear), then the gear is timed
@@ -20,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import get_args
 
 import cv2
 import numpy as np
@@ -29,10 +28,11 @@ from core.codec import HeatmapCodec
 from core.geometry import crop_image
 from core.model_repo import ONNX_FILE, ModelMetadata, read_metadata
 from core.mpii import MPII_SAMPLE_DIR, read_annotations
-from service.backends import BACKENDS, Backend, backend_spec, create_backend
-from service.backends.onnxruntime import OnnxRuntimeBackend
-from service.repository import find_versions
-from service.settings import Settings
+from runtime.backends import BACKENDS, Backend, backend_spec, create_backend
+from runtime.backends.onnxruntime import OnnxRuntimeBackend
+from runtime.gears import check_gears
+from runtime.options import BackendOptions, LiteOptions, LiteTarget, OnnxRuntimeOptions, RuntimeOptions
+from runtime.repository.folders import version_folders
 
 FIXTURE_PERSONS = 5
 REDUCED_PRECISION_MODES = ("enforce_fp16", "preferred_fp32", "preferred_optimal")
@@ -81,12 +81,11 @@ def read_fixture(folder: Path, persons: int = FIXTURE_PERSONS) -> Fixture:
     return Fixture(images=images, centers=annotations.center, scales=annotations.scale)
 
 
-def reduced_precision(settings: Settings, backend_name: str) -> bool:
+def reduced_precision(options: RuntimeOptions) -> bool:
     """Whether the run uses an fp16 precision mode (Lite on Ascend or GPU), judged on keypoints only."""
+    lite = options.backends.lite
     return (
-        backend_name == "lite"
-        and settings.lite_target != "cpu"
-        and settings.lite_precision_mode in REDUCED_PRECISION_MODES
+        options.backend == "lite" and lite.target != "cpu" and lite.precision_mode in REDUCED_PRECISION_MODES
     )
 
 
@@ -130,20 +129,20 @@ def check_gear(
 
 
 def check_version(
-    version_dir: Path, settings: Settings, fixture: Fixture, options: argparse.Namespace
+    version_dir: Path, runtime: RuntimeOptions, fixture: Fixture, options: argparse.Namespace
 ) -> list[GearResult]:
     metadata = read_metadata(version_dir)
     codec = HeatmapCodec.from_metadata(metadata)
     crops = fixture.crops(metadata)
-    reference_backend = OnnxRuntimeBackend(version_dir / ONNX_FILE, 0, 1, use_cuda=False)
+    reference_backend = OnnxRuntimeBackend(version_dir / ONNX_FILE, OnnxRuntimeOptions(use_cuda=False))
     try:
         reference = reference_backend.infer(crops)
     finally:
         reference_backend.close()
-    backend = create_backend(settings.backend, version_dir, settings)
+    backend = create_backend(runtime.backend, version_dir, runtime)
     try:
-        gears = backend.batch_sizes or settings.lite_batch_gears
-        on_keypoints = reduced_precision(settings, settings.backend)
+        gears = backend.batch_sizes or runtime.backends.lite.gears
+        on_keypoints = reduced_precision(runtime)
         return [
             check_gear(backend, gear, crops, reference, fixture, codec, options, on_keypoints)
             for gear in gears
@@ -168,12 +167,18 @@ def report(label: str, results: list[GearResult], on_keypoints: bool) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m service.check", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m runtime.backends.check", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--model-repo", type=Path, required=True)
     parser.add_argument("--backend", choices=list(BACKENDS), required=True)
-    parser.add_argument("--target", choices=["ascend", "gpu", "cpu"], help="Lite target (HGPOSE_LITE_TARGET)")
-    parser.add_argument("--precision-mode", help="Lite precision mode (HGPOSE_LITE_PRECISION_MODE)")
-    parser.add_argument("--gears", help="batch gears, e.g. 1,2,4,8 (HGPOSE_LITE_BATCH_GEARS)")
+    lite = LiteOptions()
+    parser.add_argument("--target", choices=get_args(LiteTarget), default=lite.target, help="Lite target")
+    parser.add_argument("--device-id", type=int, default=lite.device_id, help="Lite device id")
+    parser.add_argument("--precision-mode", default=lite.precision_mode, help="Lite precision mode")
+    parser.add_argument(
+        "--gears", default=",".join(map(str, lite.gears)), help="Lite batch gears, e.g. 1,2,4,8"
+    )
     parser.add_argument("--fixtures", type=Path, default=MPII_SAMPLE_DIR, help="annot/valid.h5 + images/")
     parser.add_argument("--runs", type=int, default=5, help="timed runs per gear (p50 reported)")
     parser.add_argument("--heatmap-tolerance", type=float, default=1e-3, help="fp32: largest heatmap diff")
@@ -189,22 +194,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     options = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    overrides: dict[str, Any] = {"model_repo": options.model_repo, "backend": options.backend}
-    if options.target:
-        overrides["lite_target"] = options.target
-    if options.precision_mode:
-        overrides["lite_precision_mode"] = options.precision_mode
-    if options.gears:
-        overrides["lite_batch_gears"] = options.gears
-    settings = Settings(**overrides)
+    try:
+        gears = check_gears([int(g) for g in options.gears.split(",") if g.strip()])
+    except ValueError as error:
+        print(f"error: --gears: {error}", file=sys.stderr)
+        return EXIT_UNLOADABLE
+    lite = LiteOptions(options.target, options.device_id, options.precision_mode, gears=gears)
+    runtime = RuntimeOptions(
+        model_repo=options.model_repo, backend=options.backend, backends=BackendOptions(lite=lite)
+    )
     fixture = read_fixture(options.fixtures)
-    on_keypoints = reduced_precision(settings, options.backend)
-    versions = find_versions(settings.model_repo)
+    on_keypoints = reduced_precision(runtime)
+    versions = version_folders(runtime.model_repo)
     if not versions:
-        print(f"no model versions under {settings.model_repo}", file=sys.stderr)
+        print(f"no model versions under {runtime.model_repo}", file=sys.stderr)
         return EXIT_UNLOADABLE
     status = 0
-    for name, version, path in versions:
+    for (name, version), path in versions.items():
         label = f"{name}:{version} on {options.backend}"
         model_file = backend_spec(options.backend).model_file(path)
         if not (path / model_file).is_file():
@@ -212,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label}: skipped, the version has no {model_file}")
             continue
         try:
-            results = check_version(path, settings, fixture, options)
+            results = check_version(path, runtime, fixture, options)
         except Exception as error:  # any runtime's own error: report it, check the other versions
             print(f"{label}: CANNOT LOAD OR RUN: {error}")
             status = max(status, EXIT_UNLOADABLE)

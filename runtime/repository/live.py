@@ -1,13 +1,13 @@
 """The served repository while it changes: versions load, become default and are released while serving.
 
-Triton's model control is the model. Poll mode (settings.repository_poll_s) rescans the repository folder;
-explicit control loads or unloads one model on request (service/api/repository.py). A version is loaded
-off the event loop (service.model_version: checksums verified, backend loaded, warmed up at every batch
-size it takes) and only a ready one joins the served snapshot, which is replaced in one assignment on the
-event loop: a request sees the old snapshot or the new one, never a mix. A version that leaves the
+Triton's model control is the model. Poll mode (RuntimeOptions.repository_poll_s) rescans the repository
+folder; explicit control loads or unloads one model on request (the edges' repository routes). A version is
+loaded off the event loop (runtime.repository.version: checksums verified, backend loaded, warmed up at every
+batch size it takes) and only a ready one joins the served snapshot, which is replaced in one assignment on
+the event loop: a request sees the old snapshot or the new one, never a mix. A version that leaves the
 snapshot (removed from disk, replaced by a changed folder, or unloaded) is retired: requests that hold it
-finish, its batcher finishes its queue, then its backend is closed. A broken version is listed
-unavailable and changes nothing else.
+finish, its batcher finishes its queue, then its backend is closed. A broken version is listed unavailable and
+changes nothing else.
 """
 
 import asyncio
@@ -17,32 +17,31 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
 
-from starlette.concurrency import run_in_threadpool
-
-from core.model_repo import list_versions
-from service.backends import create_backend
-from service.batching import BatchObserver
-from service.model_version import (
+from runtime.backends import create_backend
+from runtime.batching import BatchObserver
+from runtime.errors import UnknownModelError
+from runtime.options import RuntimeOptions
+from runtime.repository.folders import model_dirs, version_folders, versions_on_disk
+from runtime.repository.snapshot import ModelRepository
+from runtime.repository.version import (
+    LOADING,
+    NOT_LOADED,
+    UNLOADING,
     BackendFactory,
     LoadedModel,
     ModelVersion,
+    State,
     UnavailableVersion,
     VersionKey,
     load_version,
 )
-from service.repository import ModelRepository, model_dirs
-from service.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 ObserverFactory = Callable[[str], BatchObserver]
 # What a version folder looked like when it was loaded: (file name, bytes, mtime in ns) of each file.
 Fingerprint = tuple[tuple[str, int, int], ...]
-
-State = Literal["ready", "unavailable", "loading", "unloading", "not loaded"]
-READY, UNAVAILABLE, LOADING, UNLOADING, NOT_LOADED = get_args(State)
 
 
 @dataclass(frozen=True)
@@ -65,39 +64,22 @@ def fingerprint(version_dir: Path) -> Fingerprint:
     return tuple(entries)
 
 
-def versions_on_disk(model_dir: Path) -> dict[int, Path]:
-    """Version folders of one model; none when the folder is gone or being changed under the scan."""
-    try:
-        return {v: model_dir / str(v) for v in list_versions(model_dir)}
-    except OSError:
-        return {}
-
-
-def disk_versions(root: Path) -> set[tuple[str, int]]:
-    """(name, version) of every version folder under the repository root."""
-    return {(d.name, v) for d in model_dirs(root) for v in versions_on_disk(d)}
-
-
-class UnknownModelError(LookupError):
-    """The model is neither in the repository folder nor served."""
-
-
 class LiveRepository:
     """The served snapshot, the versions moving into or out of it, and the requests that hold them."""
 
     def __init__(
         self,
-        settings: Settings,
+        options: RuntimeOptions,
         backend_name: str,
         backend_factory: BackendFactory = create_backend,
         observer_factory: ObserverFactory | None = None,
     ) -> None:
-        self.settings = settings
-        self.root = Path(settings.model_repo)
+        self.options = options
+        self.root = Path(options.model_repo)
         self.backend_name = backend_name
         self._backend_factory = backend_factory
         self._observer_factory = observer_factory
-        self.snapshot = ModelRepository(self.root)
+        self.snapshot = ModelRepository()
         self._fingerprints: dict[tuple[str, int], Fingerprint | None] = {}
         self._loading: set[tuple[str, int]] = set()
         self._retiring: dict[int, tuple[LoadedModel, asyncio.Task[None]]] = {}
@@ -117,7 +99,7 @@ class LiveRepository:
             self._fingerprints[(name, version)] = None
         key = VersionKey(name, version, path, self.backend_name)
         observer = self._observer_factory(key.label) if self._observer_factory else None
-        return load_version(key, self.settings, self._backend_factory, observer)
+        return load_version(key, self.options, self._backend_factory, observer)
 
     def load_all(self) -> None:
         """The whole repository, as at startup (blocking: run off the event loop)."""
@@ -125,22 +107,20 @@ class LiveRepository:
         for model_dir in model_dirs(self.root):
             for version, path in versions_on_disk(model_dir).items():
                 models.setdefault(model_dir.name, {})[version] = self._load(model_dir.name, version, path)
-        self.snapshot = ModelRepository(self.root, models)
+        self.snapshot = ModelRepository(models)
 
     def start(self) -> None:
         """Start the batchers of the snapshot and, in poll mode, the poller (on the event loop)."""
         self.snapshot.start()
-        if self.settings.repository_poll_s > 0:
+        if self.options.repository_poll_s > 0:
             self._poller = asyncio.get_running_loop().create_task(self._poll())
 
     # Serving -----------------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def lease(
-        self, name: str | None, version: int | None, default_model: str | None
-    ) -> Iterator[LoadedModel]:
+    def lease(self, name: str | None, version: int | None) -> Iterator[LoadedModel]:
         """The version a request asks for, kept from release until the request is done with it."""
-        model = self.snapshot.resolve(name, version, default_model)
+        model = self.snapshot.resolve(name, version, self.options.default_model)
         token = id(model)
         self._in_flight[token] += 1
         try:
@@ -161,7 +141,7 @@ class LiveRepository:
     async def load_model(self, name: str) -> None:
         """Bring `name` in line with its folder: new or changed versions load, removed ones retire."""
         async with self._control:
-            if not await run_in_threadpool(self._has_model_dir, name) and name not in self.snapshot.models:
+            if not await asyncio.to_thread(self._has_model_dir, name) and name not in self.snapshot.models:
                 raise UnknownModelError(f"the repository has no model {name!r}")
             self._unloaded.discard(name)
             await self._reconcile(name)
@@ -169,7 +149,7 @@ class LiveRepository:
     async def unload_model(self, name: str) -> None:
         """Stop serving every version of `name` until it is loaded again (poll mode leaves it alone)."""
         async with self._control:
-            if name not in self.snapshot.models and not await run_in_threadpool(self._has_model_dir, name):
+            if name not in self.snapshot.models and not await asyncio.to_thread(self._has_model_dir, name):
                 raise UnknownModelError(f"the repository has no model {name!r}")
             self._unloaded.add(name)
             leaving = list(self.snapshot.models.get(name, {}).values())
@@ -181,14 +161,14 @@ class LiveRepository:
 
     async def _reconcile(self, name: str) -> None:
         """Load what is new or changed in `name`'s folder, then swap it in and retire what it replaced."""
-        on_disk = await run_in_threadpool(versions_on_disk, self.root / name)
+        on_disk = await asyncio.to_thread(versions_on_disk, self.root / name)
         served = self.snapshot.models.get(name, {})
-        changed = await run_in_threadpool(self._changed_versions, name, on_disk)
+        changed = await asyncio.to_thread(self._changed_versions, name, on_disk)
         incoming: dict[int, ModelVersion] = {}
         for version in changed:
             self._loading.add((name, version))
             try:
-                incoming[version] = await run_in_threadpool(self._load, name, version, on_disk[version])
+                incoming[version] = await asyncio.to_thread(self._load, name, version, on_disk[version])
             finally:
                 self._loading.discard((name, version))
         removed = [v for v in served if v not in on_disk]
@@ -238,16 +218,16 @@ class LiveRepository:
             drained = self._drained.setdefault(token, asyncio.Event())
             await drained.wait()
         await model.batcher.close()
-        await run_in_threadpool(model.backend.close)
+        await asyncio.to_thread(model.backend.close)
         del self._retiring[token]
         logger.info("model %s released", model.label)
 
     async def _poll(self) -> None:
         while True:
-            await asyncio.sleep(self.settings.repository_poll_s)
+            await asyncio.sleep(self.options.repository_poll_s)
             try:
                 async with self._control:
-                    names = {d.name for d in await run_in_threadpool(model_dirs, self.root)}
+                    names = {d.name for d in await asyncio.to_thread(model_dirs, self.root)}
                     for name in sorted((names | set(self.snapshot.models)) - self._unloaded):
                         await self._reconcile(name)
             except Exception:  # a failed scan must not end polling; the next one retries
@@ -255,24 +235,19 @@ class LiveRepository:
 
     # Reporting and shutdown --------------------------------------------------------------------------
 
-    def index(self, on_disk: set[tuple[str, int]]) -> list[VersionState]:
-        """Every version on disk (`disk_versions`) or in the service, newest first per model."""
+    async def index(self) -> list[VersionState]:
+        """Every version on disk or in the service, newest first per model."""
+        on_disk = set(await asyncio.to_thread(version_folders, self.root))
+        return self._states(on_disk)
+
+    def _states(self, on_disk: set[tuple[str, int]]) -> list[VersionState]:
         states: list[VersionState] = []
         for name, versions in self.snapshot.models.items():
             default = self.snapshot.default_version(name)
             for version, entry in versions.items():
-                ready = isinstance(entry, LoadedModel)
                 reason = entry.reason if isinstance(entry, UnavailableVersion) else None
-                states.append(
-                    VersionState(
-                        name,
-                        version,
-                        READY if ready else UNAVAILABLE,
-                        (name, version) in on_disk,
-                        entry is default,
-                        reason,
-                    )
-                )
+                on = (name, version) in on_disk
+                states.append(VersionState(name, version, entry.status, on, entry is default, reason))
         for model, _ in self._retiring.values():
             states.append(
                 VersionState(model.name, model.version, UNLOADING, (model.name, model.version) in on_disk)

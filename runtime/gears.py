@@ -6,15 +6,17 @@ a batch up to the smallest gear that holds it).
 
 from collections.abc import Sequence
 
+from core.codec import FLIP_PAIR_CROPS
+
 MAX_GEAR = 2048  # Ascend's limit on one dynamic_dims gear
 MAX_GEARS = 100  # Ascend's limit on the number of gears
-FLIP_PAIR = 2  # one person plus its mirrored copy: the batch a single flip request forms
 DEFAULT_GEARS = (1, 2, 4, 8)
 
 
 def check_gears(gears: Sequence[int]) -> tuple[int, ...]:
-    """Sorted, distinct batch gears that Ascend accepts, with the flip pair (2) always among them."""
-    chosen = tuple(sorted({int(g) for g in gears} | {FLIP_PAIR}))
+    """Sorted, distinct batch gears that Ascend accepts, with the flip pair (the batch one flip request
+    forms) always among them."""
+    chosen = tuple(sorted({int(g) for g in gears} | {FLIP_PAIR_CROPS}))
     if chosen[0] < 1 or chosen[-1] > MAX_GEAR:
         raise ValueError(f"every batch gear must lie in 1..{MAX_GEAR}, got {list(chosen)}")
     if len(chosen) > MAX_GEARS:

@@ -26,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from service.backends.base import BackendError
+from runtime.backends.base import BackendError
+from runtime.options import LiteOptions
 
 LITE_MODULE = "mindspore_lite"
 DYNAMIC_TARGETS = ("ascend", "gpu")
@@ -42,17 +43,6 @@ def import_lite() -> ModuleType:
             "the MindSpore Lite backend needs the mindspore_lite package, which comes from MindSpore's "
             "release site for the host's CANN version (not PyPI); see service/README.md"
         ) from error
-
-
-@dataclass(frozen=True)
-class LiteOptions:
-    """How to build the Lite model: target device, its id and precision mode, CPU threads, batch gears."""
-
-    target: str
-    device_id: int
-    precision_mode: str
-    cpu_threads: int
-    gears: tuple[int, ...]
 
 
 def dynamic_batch_config(
@@ -144,7 +134,7 @@ class LiteBackend:
         else:
             self._model = build_model(lite, model_path, options.target, options)
             self.input = lite_input(self._model, model_path)
-        self.devices = [options.target]
+        self.devices: list[str] = [options.target]
         self._inputs = self._model.get_inputs()
         self._batch: int | None = None
         self._lock = threading.Lock()

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from service.backends.base import BackendError
+from runtime.backends.base import BackendError
+from runtime.options import OnnxRuntimeOptions
 
 logger = logging.getLogger(__name__)
 
@@ -22,23 +23,20 @@ class OnnxRuntimeBackend:
     name = "onnxruntime"
     batch_sizes: tuple[int, ...] | None = None
 
-    def __init__(
-        self, model_path: Path, intra_op_threads: int, inter_op_threads: int, use_cuda: bool | None
-    ) -> None:
-        """`use_cuda`: None uses CUDA when onnxruntime has it, True asks for it, False keeps to the CPU."""
+    def __init__(self, model_path: Path, options: OnnxRuntimeOptions) -> None:
         import onnxruntime as ort
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = intra_op_threads
-        options.inter_op_num_threads = inter_op_threads
+        session_options = ort.SessionOptions()
+        session_options.intra_op_num_threads = options.intra_op_threads
+        session_options.inter_op_num_threads = options.inter_op_threads
         cuda_built_in = CUDA_PROVIDER in ort.get_available_providers()
-        wants_cuda = use_cuda is True or (use_cuda is None and cuda_built_in)
+        wants_cuda = options.use_cuda is True or (options.use_cuda is None and cuda_built_in)
         providers = [CUDA_PROVIDER, CPU_PROVIDER] if wants_cuda and cuda_built_in else [CPU_PROVIDER]
         if CUDA_PROVIDER in providers:
             # Loads CUDA and cuDNN from NVIDIA's pip wheels (the gpu extra) before the session looks for them.
             ort.preload_dlls()
         try:
-            self._session = ort.InferenceSession(str(model_path), options, providers=providers)
+            self._session = ort.InferenceSession(str(model_path), session_options, providers=providers)
         except Exception as error:  # onnxruntime raises its own untyped errors for bad files
             raise BackendError(f"onnxruntime cannot load {model_path.name}: {error}") from error
         self._input_name = self._session.get_inputs()[0].name

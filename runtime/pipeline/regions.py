@@ -10,15 +10,33 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.codec import FLIP_PAIR_CROPS
 from core.geometry import MPII_SCALE_UNIT, box_to_center_scale, center_scale_to_box, crop_image_tiled
-from service.errors import ServiceError
-from service.images import DecodedImage
-from service.schemas import Person
+from runtime.errors import InvalidInputError
+from runtime.pipeline.images import DecodedImage
 
 # A crop side over this many times the image's longer side would shrink the image to a dot.
 MAX_CROP_TO_IMAGE_RATIO = 100
 # Most image pixels converted to float32 at once per crop (12 MiB as float32 RGB).
 CROP_WINDOW_PIXELS = 1 << 20
+
+
+@dataclass(frozen=True)
+class PersonSpec:
+    """Where a caller says a person is: a box (x1, y1, x2, y2), or an MPII centre and scale."""
+
+    box: tuple[float, float, float, float] | None = None
+    center: tuple[float, float] | None = None
+    scale: float | None = None
+
+
+def person_form_problem(box: object | None, center: object | None, scale: object | None) -> str | None:
+    """Why these fields do not describe a person (give a box, or a centre and a scale), or None."""
+    if box is not None and (center is not None or scale is not None):
+        return "give either 'box' or 'center' and 'scale', not both"
+    if box is None and (center is None or scale is None):
+        return "a person needs 'box' [x1, y1, x2, y2] or both 'center' [cx, cy] and 'scale'"
+    return None
 
 
 @dataclass(frozen=True)
@@ -33,8 +51,8 @@ class PersonRegion:
 def _check_overlaps_image(region: np.ndarray, width: int, height: int, what: str) -> None:
     x1, y1, x2, y2 = region
     if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
-        raise ServiceError(
-            422, f"{what} {[round(float(v), 2) for v in region]} is outside the {width}x{height} image"
+        raise InvalidInputError(
+            f"{what} {[round(float(v), 2) for v in region]} is outside the {width}x{height} image"
         )
 
 
@@ -42,28 +60,28 @@ def _check_crop_size(scale: float, width: int, height: int) -> None:
     side = MPII_SCALE_UNIT * scale
     limit = MAX_CROP_TO_IMAGE_RATIO * max(width, height)
     if not side <= limit:  # also catches an infinite side (a box of +-1e308)
-        raise ServiceError(
-            422,
+        raise InvalidInputError(
             f"the person crop would be {side:g} pixels wide, over {MAX_CROP_TO_IMAGE_RATIO} times the "
             f"{width}x{height} image's longer side",
         )
 
 
 def region_from_box(box: tuple[float, ...], width: int, height: int) -> PersonRegion:
-    """A person box (x1, y1, x2, y2); 422 when it is empty, degenerate or outside the image."""
+    """A person box (x1, y1, x2, y2); InvalidInputError when it is empty, degenerate or outside the image."""
     try:
         center, scale = box_to_center_scale(np.asarray(box, dtype=np.float64))
     except ValueError as error:
-        raise ServiceError(422, f"bad person box: {error}") from error
+        raise InvalidInputError(f"bad person box: {error}") from error
     _check_crop_size(scale, width, height)
     _check_overlaps_image(np.asarray(box, dtype=np.float64), width, height, "person box")
     return PersonRegion(box=np.asarray(box, dtype=np.float64), center=center, scale=scale)
 
 
 def region_from_center(center: tuple[float, float], scale: float, width: int, height: int) -> PersonRegion:
-    """An MPII centre and scale (crop side 200*scale); 422 for a scale <= 0 or a crop outside the image."""
+    """An MPII centre and scale (crop side 200*scale); InvalidInputError for a scale <= 0 or a crop outside
+    the image."""
     if not (math.isfinite(scale) and scale > 0):
-        raise ServiceError(422, f"person scale must be a positive number, got {scale}")
+        raise InvalidInputError(f"person scale must be a positive number, got {scale}")
     _check_crop_size(scale, width, height)
     center_array = np.asarray(center, dtype=np.float64)
     box = center_scale_to_box(center_array, scale)
@@ -71,11 +89,13 @@ def region_from_center(center: tuple[float, float], scale: float, width: int, he
     return PersonRegion(box=box, center=center_array, scale=float(scale))
 
 
-def region_from_person(person: Person, width: int, height: int) -> PersonRegion:
+def region_from_person(person: PersonSpec, width: int, height: int) -> PersonRegion:
+    problem = person_form_problem(person.box, person.center, person.scale)
+    if problem is not None:
+        raise InvalidInputError(problem)
     if person.box is not None:
         return region_from_box(person.box, width, height)
-    if person.center is None or person.scale is None:
-        raise ServiceError(422, "a person needs 'box' or both 'center' and 'scale'")
+    assert person.center is not None and person.scale is not None  # person_form_problem checked both
     return region_from_center(person.center, person.scale, width, height)
 
 
@@ -98,7 +118,7 @@ def crop_person(image: DecodedImage, region: PersonRegion, size: int, pixel_scal
 
 def crops_per_person(flip: bool) -> int:
     """A person's crop, and its mirror when flip is on: what person_groups puts in one group."""
-    return 2 if flip else 1
+    return FLIP_PAIR_CROPS if flip else 1
 
 
 def person_groups(crops: np.ndarray, flip: bool) -> list[np.ndarray]:
