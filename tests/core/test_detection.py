@@ -45,7 +45,10 @@ def head(size: int = 64) -> np.ndarray:
     return np.zeros((1, anchors, 5 + CLASSES), dtype=np.float32)
 
 
-def put(rows: np.ndarray, index: int, box: tuple[float, float, float, float], objectness: float, **scores: float):
+Box = tuple[float, float, float, float]
+
+
+def put(rows: np.ndarray, index: int, box: Box, objectness: float, **scores: float) -> None:
     """Row `index` of a head: offsets, log extents, objectness and class scores by name (person, chair)."""
     rows[0, index, :4] = box
     rows[0, index, 4] = objectness
@@ -172,7 +175,8 @@ def test_letterbox_fits_the_long_side_and_pads_the_rest() -> None:
     assert transform.scale == (0.64, 0.64) and transform.offset == (0.0, 0.0)
     centred, moved = resize_to_input(image, DetectorInputSpec(64, 64, pad_value=114.0, pad_position=CENTER))
     assert moved.offset == (16.0, 0.0)
-    assert (centred[:, 16:48] == 7).all() and (centred[:, :16] == 114).all() and (centred[:, 48:] == 114).all()
+    assert (centred[:, 16:48] == 7).all()
+    assert (centred[:, :16] == 114).all() and (centred[:, 48:] == 114).all()
 
 
 @pytest.mark.parametrize("pad_position", ["top_left", "center"])
@@ -211,9 +215,8 @@ def test_preprocess_orders_channels_normalises_and_lays_out() -> None:
     assert tensor.shape == (1, 32, 32, 3)
     np.testing.assert_allclose(tensor[0, 0, 0], [(1 - 1) / 1, (2 - 2) / 2, (3 - 3) / 4])
     np.testing.assert_allclose(tensor[0, 5, 5], tensor[0, 0, 0])
-    raw = DetectorCodec(
-        DetectorInputSpec(32, 32, layout=NHWC, dtype=UINT8, resize=STRETCH), DetectorOutputSpec(SUPPRESSED, 1), 0
-    )
+    uint8_spec = DetectorInputSpec(32, 32, layout=NHWC, dtype=UINT8, resize=STRETCH)
+    raw = DetectorCodec(uint8_spec, DetectorOutputSpec(SUPPRESSED, 1), 0)
     tensor, _ = raw.preprocess(image)
     assert tensor.dtype == np.uint8 and tensor[0, 3, 3].tolist() == [10, 20, 30]
 
