@@ -48,14 +48,61 @@ def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
         raise ModelRepositoryError(f"{what} {value!r} is not one of {', '.join(choices)}")
 
 
-def _check_precision(precision: str) -> None:
-    _check_choice("precision", precision, PRECISIONS)
+def _check_kind(kind: str, expected_kind: str) -> None:
+    if kind != expected_kind:
+        raise ModelRepositoryError(f"metadata of kind {kind!r} read as a {expected_kind} model's")
 
 
 @dataclass(frozen=True)
 class ModelFile:
     sha256: str
     bytes: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class VersionRecord:
+    """What the metadata of every kind of model records: the version, its files, how and when it was made and
+    from what; `kind` says which model it is (POSE or DETECTOR)."""
+
+    name: str
+    version: int
+    files: dict[str, ModelFile]
+    exported_at: str
+    exporter: dict[str, Any] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+    precision: str = FP32
+    # The version this one was derived from (int8 from fp32), with how it was made and what it scored.
+    source_version: int | None = None
+    quantization: dict[str, Any] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+    kind: str
+
+    def __post_init__(self) -> None:
+        _check_choice("precision", self.precision, PRECISIONS)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=False) + "\n"
+
+
+# What a metadata dict with a missing key or a value of the wrong type raises while it is read.
+_MALFORMED = (KeyError, TypeError, ValueError, AttributeError)
+
+
+def _shared_fields(raw: dict[str, Any], kind: str) -> dict[str, Any]:
+    """VersionRecord's fields from a metadata JSON object; `kind` when it names none."""
+    return {
+        "name": str(raw["name"]),
+        "version": int(raw["version"]),
+        "files": {name: ModelFile(**entry) for name, entry in raw["files"].items()},
+        "exported_at": str(raw["exported_at"]),
+        "exporter": dict(raw.get("exporter", {})),
+        "provenance": dict(raw.get("provenance", {})),
+        "precision": str(raw.get("precision", FP32)),
+        "source_version": None if raw.get("source_version") is None else int(raw["source_version"]),
+        "quantization": dict(raw.get("quantization", {})),
+        "schema_version": int(raw.get("schema_version", SCHEMA_VERSION)),
+        "kind": str(raw.get("kind", kind)),
+    }
 
 
 @dataclass(frozen=True)
@@ -85,58 +132,35 @@ class OutputSpec:
     heatmap_width: int
 
 
-@dataclass(frozen=True)
-class ModelMetadata:
-    name: str
-    version: int
+@dataclass(frozen=True, kw_only=True)
+class ModelMetadata(VersionRecord):
+    """A pose network's version."""
+
     input: InputSpec
     output: OutputSpec
     features: int
     joint_names: tuple[str, ...]
     flip_permutation: tuple[int, ...]
     parameter_count: int
-    files: dict[str, ModelFile]
-    exported_at: str
-    exporter: dict[str, Any] = field(default_factory=dict)
-    provenance: dict[str, Any] = field(default_factory=dict)
-    precision: str = FP32
-    # The version this one was derived from (int8 from fp32), with how it was made and what it scored.
-    source_version: int | None = None
-    quantization: dict[str, Any] = field(default_factory=dict)
-    schema_version: int = SCHEMA_VERSION
     kind: str = POSE
 
     def __post_init__(self) -> None:
-        _check_precision(self.precision)
-        if self.kind != POSE:
-            raise ModelRepositoryError(f"a pose model's kind is {POSE!r}, not {self.kind!r}")
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=False) + "\n"
+        super().__post_init__()
+        _check_kind(self.kind, POSE)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "ModelMetadata":
         try:
             return cls(
-                name=str(raw["name"]),
-                version=int(raw["version"]),
                 input=InputSpec(**raw["input"]),
                 output=OutputSpec(**raw["output"]),
                 features=int(raw["features"]),
                 joint_names=tuple(raw["joint_names"]),
                 flip_permutation=tuple(int(i) for i in raw["flip_permutation"]),
                 parameter_count=int(raw["parameter_count"]),
-                files={name: ModelFile(**entry) for name, entry in raw["files"].items()},
-                exported_at=str(raw["exported_at"]),
-                exporter=dict(raw.get("exporter", {})),
-                provenance=dict(raw.get("provenance", {})),
-                precision=str(raw.get("precision", FP32)),
-                source_version=None if raw.get("source_version") is None else int(raw["source_version"]),
-                quantization=dict(raw.get("quantization", {})),
-                schema_version=int(raw.get("schema_version", SCHEMA_VERSION)),
-                kind=str(raw.get("kind", POSE)),
+                **_shared_fields(raw, POSE),
             )
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
+        except _MALFORMED as error:
             raise ModelRepositoryError(f"malformed {METADATA_FILE}: {error!r}") from error
 
 
@@ -239,32 +263,21 @@ class DetectorOutputSpec:
             raise ModelRepositoryError(f"a YOLOX head needs positive strides, got {self.strides}")
 
 
-@dataclass(frozen=True)
-class DetectorMetadata:
-    """A detector version: what it finds (`class_names`, the person's index), its input and output."""
+@dataclass(frozen=True, kw_only=True)
+class DetectorMetadata(VersionRecord):
+    """A detector version: what it finds (`class_names`, the person's index), its input and output. Its
+    provenance says where the weights come from: source repository, path and commit, licence, the upstream
+    file's sha256, published accuracy."""
 
-    name: str
-    version: int
     input: DetectorInputSpec
     output: DetectorOutputSpec
     class_names: tuple[str, ...]
     person_class: int
-    files: dict[str, ModelFile]
-    exported_at: str
-    exporter: dict[str, Any] = field(default_factory=dict)
-    # Where the weights come from: source repository, path and commit, licence, the upstream file's
-    # sha256, published accuracy.
-    provenance: dict[str, Any] = field(default_factory=dict)
-    precision: str = FP32
-    source_version: int | None = None
-    quantization: dict[str, Any] = field(default_factory=dict)
-    schema_version: int = SCHEMA_VERSION
     kind: str = DETECTOR
 
     def __post_init__(self) -> None:
-        _check_precision(self.precision)
-        if self.kind != DETECTOR:
-            raise ModelRepositoryError(f"a detector's kind is {DETECTOR!r}, not {self.kind!r}")
+        super().__post_init__()
+        _check_kind(self.kind, DETECTOR)
         if len(self.class_names) != self.output.num_classes:
             raise ModelRepositoryError(
                 f"{len(self.class_names)} class names for {self.output.num_classes} output classes"
@@ -278,30 +291,17 @@ class DetectorMetadata:
                         f"input {self.input.height}x{self.input.width} is not a multiple of stride {stride}"
                     )
 
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=False) + "\n"
-
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "DetectorMetadata":
         try:
             return cls(
-                name=str(raw["name"]),
-                version=int(raw["version"]),
                 input=DetectorInputSpec(**raw["input"]),
                 output=DetectorOutputSpec(**raw["output"]),
                 class_names=tuple(str(n) for n in raw["class_names"]),
                 person_class=int(raw["person_class"]),
-                files={name: ModelFile(**entry) for name, entry in raw["files"].items()},
-                exported_at=str(raw["exported_at"]),
-                exporter=dict(raw.get("exporter", {})),
-                provenance=dict(raw.get("provenance", {})),
-                precision=str(raw.get("precision", FP32)),
-                source_version=None if raw.get("source_version") is None else int(raw["source_version"]),
-                quantization=dict(raw.get("quantization", {})),
-                schema_version=int(raw.get("schema_version", SCHEMA_VERSION)),
-                kind=str(raw.get("kind", DETECTOR)),
+                **_shared_fields(raw, DETECTOR),
             )
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
+        except _MALFORMED as error:
             raise ModelRepositoryError(f"malformed {METADATA_FILE}: {error!r}") from error
 
 
