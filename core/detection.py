@@ -196,6 +196,23 @@ class DetectorCodec:
         """Rows of a YOLOX head's output (0 for suppressed output)."""
         return len(self._strides)
 
+    @property
+    def row_columns(self) -> int:
+        """Columns of one output row: box, objectness and class scores (YOLOX), or box, score, class."""
+        if self.output.format == YOLOX_HEAD:
+            return _YOLOX_FIRST_CLASS + self.output.num_classes
+        return _SUPPRESSED_COLUMNS
+
+    def output_problem(self, shape: tuple[int, ...]) -> str | None:
+        """Why an output batch of `shape` (N, rows, columns) is not this detector's, or None."""
+        if self.output.format == YOLOX_HEAD:
+            expected = f"a YOLOX head (N, {self.anchors}, {self.row_columns})"
+            fits = len(shape) == 3 and shape[1:] == (self.anchors, self.row_columns)
+        else:
+            expected = f"suppressed rows (N, K, {self.row_columns})"
+            fits = len(shape) == 3 and shape[2] == self.row_columns
+        return None if fits else f"the detector's output should be {expected}, not {shape}"
+
     def preprocess(self, image: np.ndarray, color: str = RGB) -> tuple[np.ndarray, InputTransform]:
         """The input tensor (batch of one) for an (H, W, 3) uint8 image in `color` order, and the transform
         from image to input pixels."""
@@ -240,18 +257,14 @@ class DetectorCodec:
         wanted = np.asarray([self.person_class] if classes is None else list(classes), dtype=np.int64)
         if wanted.size and (wanted.min() < 0 or wanted.max() >= self.output.num_classes):
             raise ValueError(f"classes {wanted.tolist()} are not among the {self.output.num_classes} classes")
+        problem = self.output_problem((1, *rows.shape))
+        if problem is not None:
+            raise ValueError(problem)
         if self.output.format == YOLOX_HEAD:
-            expected = (self.anchors, _YOLOX_FIRST_CLASS + self.output.num_classes)
-            if rows.shape != expected:
-                raise ValueError(f"a YOLOX head output of shape {expected} was expected, got {rows.shape}")
             boxes, scores, labels = decode_yolox_head(
                 rows.astype(np.float64), self._cells, self._strides, wanted, score_threshold
             )
         else:
-            if rows.ndim != 2 or rows.shape[1] != _SUPPRESSED_COLUMNS:
-                raise ValueError(
-                    f"suppressed rows (K, {_SUPPRESSED_COLUMNS}) were expected, got {rows.shape}"
-                )
             input_size = (self.input.height, self.input.width)
             boxes, scores, labels = decode_suppressed(rows, self.output, input_size, wanted, score_threshold)
         boxes = transform.to_image(boxes)

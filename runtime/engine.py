@@ -9,14 +9,17 @@ import asyncio
 import contextlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from runtime.backends import create_backend, resolve_backend
 from runtime.errors import InvalidInputError
-from runtime.options import RuntimeOptions
-from runtime.pipeline.pose import PipelineResources, PoseEstimate, estimate
+from runtime.options import DetectionOptions, RuntimeOptions
+from runtime.pipeline.detect import ImageDetections, detect_persons
+from runtime.pipeline.pose import Detection, PoseEstimate, estimate
 from runtime.pipeline.regions import PersonSpec
+from runtime.pipeline.resources import PipelineResources
 from runtime.repository.live import LiveRepository, ObserverFactory
-from runtime.repository.version import BackendFactory, LoadedModel
+from runtime.repository.version import BackendFactory, LoadedDetector, LoadedModel
 
 
 class PoseRuntime:
@@ -65,14 +68,40 @@ class PoseRuntime:
         self,
         model: LoadedModel,
         image_bytes: bytes,
-        persons: list[PersonSpec],
+        persons: list[PersonSpec] | None,
         flip: bool,
         deadline: float,
         keep_image: bool = False,
+        detection: DetectionOptions | None = None,
     ) -> PoseEstimate:
-        """Keypoints of every person in the image, from a leased `model`; raises runtime.errors types."""
-        if len(persons) > self.options.max_persons:
-            raise InvalidInputError(
-                f"too many persons: {len(persons)}, the limit is {self.options.max_persons}"
+        """Keypoints of every person in the image, from a leased `model`; raises runtime.errors types.
+
+        `persons` None: a detector finds them, asked as `detection` says (the options' own by default), and
+        at most `max_persons` of them are kept.
+        """
+        if persons is not None:
+            if len(persons) > self.options.max_persons:
+                raise InvalidInputError(
+                    f"too many persons: {len(persons)}, the limit is {self.options.max_persons}"
+                )
+            return await estimate(model, image_bytes, persons, flip, deadline, self._resources, keep_image)
+        asked = self._detection(detection)
+        with self.repository.lease_detector(asked.model, asked.version) as detector:
+            found_by = Detection(detector, asked)
+            return await estimate(
+                model, image_bytes, None, flip, deadline, self._resources, keep_image, found_by
             )
-        return await estimate(model, image_bytes, persons, flip, deadline, self._resources, keep_image)
+
+    async def detect(
+        self, image_bytes: bytes, deadline: float, detection: DetectionOptions | None = None
+    ) -> tuple[LoadedDetector, ImageDetections]:
+        """Only the persons in the image, found by the detector `detection` names (the only one served by
+        default), at most `max_persons` of them."""
+        asked = self._detection(detection)
+        with self.repository.lease_detector(asked.model, asked.version) as detector:
+            found = await detect_persons(detector, image_bytes, asked, deadline, self._resources)
+        return detector, found
+
+    def _detection(self, detection: DetectionOptions | None) -> DetectionOptions:
+        asked = detection or self.options.detection
+        return replace(asked, max_persons=min(asked.max_persons, self.options.max_persons))

@@ -31,6 +31,11 @@ class DecodedImage:
     def height(self) -> int:
         return self.pixels.height
 
+    def rgb_resized(self, width: int, height: int) -> np.ndarray:
+        """(height, width, 3) uint8 RGB pixels of the whole image resized (no full-size RGB copy is made)."""
+        resized = self.pixels.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=3.0)
+        return np.asarray(resized if resized.mode == "RGB" else resized.convert("RGB"))
+
     def rgb_window(self, left: int, top: int, right: int, bottom: int) -> np.ndarray:
         """(bottom-top, right-left, 3) uint8 RGB pixels of a window inside the image."""
         window = self.pixels.crop((left, top, right, bottom))

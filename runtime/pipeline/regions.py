@@ -41,11 +41,13 @@ def person_form_problem(box: object | None, center: object | None, scale: object
 
 @dataclass(frozen=True)
 class PersonRegion:
-    """A person as the caller gave it (box) and as the network crops it (MPII centre and scale)."""
+    """A person as the caller gave it or the detector found it (box, and the detector's `score`), and as
+    the network crops it (MPII centre and scale)."""
 
     box: np.ndarray
     center: np.ndarray
     scale: float
+    score: float | None = None
 
 
 def _check_overlaps_image(region: np.ndarray, width: int, height: int, what: str) -> None:
@@ -66,15 +68,18 @@ def _check_crop_size(scale: float, width: int, height: int) -> None:
         )
 
 
-def region_from_box(box: tuple[float, ...], width: int, height: int) -> PersonRegion:
-    """A person box (x1, y1, x2, y2); InvalidInputError when it is empty, degenerate or outside the image."""
+def region_from_box(
+    box: tuple[float, ...], width: int, height: int, score: float | None = None
+) -> PersonRegion:
+    """A person box (x1, y1, x2, y2), with the detector's score when it found it; InvalidInputError when the
+    box is empty, degenerate or outside the image."""
     try:
         center, scale = box_to_center_scale(np.asarray(box, dtype=np.float64))
     except ValueError as error:
         raise InvalidInputError(f"bad person box: {error}") from error
     _check_crop_size(scale, width, height)
     _check_overlaps_image(np.asarray(box, dtype=np.float64), width, height, "person box")
-    return PersonRegion(box=np.asarray(box, dtype=np.float64), center=center, scale=scale)
+    return PersonRegion(box=np.asarray(box, dtype=np.float64), center=center, scale=scale, score=score)
 
 
 def region_from_center(center: tuple[float, float], scale: float, width: int, height: int) -> PersonRegion:

@@ -15,7 +15,7 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-from core.model_repo import ModelRepositoryError, read_metadata, sha256_file, verify_file
+from core.model_repo import ModelRepositoryError, read_version_metadata, sha256_file, verify_file
 from runtime.repository.folders import version_folders
 
 CHUNK_BYTES = 1 << 20
@@ -31,7 +31,7 @@ def pack(version_dirs: list[Path], output: Path) -> str:
     with tarfile.open(output, "w:gz") as archive:
         for version_dir in version_dirs:
             version_dir = Path(version_dir).resolve()
-            read_metadata(version_dir)
+            read_version_metadata(version_dir)
             archive.add(version_dir, arcname=f"{version_dir.parent.name}/{version_dir.name}")
     return sha256_file(output)
 
@@ -53,7 +53,7 @@ def verify_repository(root: Path) -> list[str]:
     """`name:version` of every version under `root`, each checked against its metadata's checksums."""
     labels = []
     for (name, version), version_dir in version_folders(root).items():
-        metadata = read_metadata(version_dir)
+        metadata = read_version_metadata(version_dir)
         for file_name in metadata.files:
             verify_file(version_dir, metadata, file_name)
         labels.append(f"{name}:{version}")
