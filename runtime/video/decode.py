@@ -4,6 +4,10 @@ Only FFmpeg's `mov` (MP4, MOV, M4V, 3GP) and `matroska` (MKV, WebM) demuxers may
 would otherwise probe a few hundred formats, playlists that open further files among them. Opening decodes
 the first frame, so a file that cannot give a single frame is refused before any result is streamed.
 
+Damage is reported when FFmpeg notices it: a broken index, a decoding error, a frame the decoder had to
+patch up, a stream that stops well before its declared end. Damage inside a compressed frame that still
+parses (VP9 and H.264 carry no checksums) decodes as a wrong picture and cannot be told from a right one.
+
 Decoding blocks: run `VideoReader.frames()` in a worker thread, one `next()` at a time
 (runtime.video.threaded.iterate_in_thread does). Closing the generator, or the reader, closes the file.
 """
@@ -24,7 +28,7 @@ import av.container
 import av.video
 import numpy as np
 
-from runtime.video.errors import CorruptVideoError, UnsupportedVideoError, VideoLimitError
+from runtime.video.errors import CorruptVideoError, UnsupportedVideoError, VideoError, VideoLimitError
 
 ALLOWED_DEMUXERS = ("mov", "matroska")
 SUPPORTED_FORMATS = "MP4, MOV, MKV or WebM"
@@ -87,7 +91,12 @@ def _looks_supported(magic: bytes) -> bool:
     return magic.startswith(_EBML_MAGIC) or magic[4:8] in _ISO_BOX_TYPES
 
 
-def _reason(error: av.FFmpegError) -> str:
+# What PyAV raises on bad input: FFmpeg's errors, and Python's for what it reads out of the file (a
+# metadata string that is not UTF-8, a value out of range).
+_INPUT_ERRORS = (av.FFmpegError, UnicodeError, ValueError, OverflowError)
+
+
+def _reason(error: Exception) -> str:
     """FFmpeg's own words without PyAV's errno and file name decoration."""
     return str(getattr(error, "strerror", None) or error).rstrip(".").lower()
 
@@ -105,6 +114,8 @@ def _video_stream(container: av.container.InputContainer) -> av.video.VideoStrea
     """The first video stream that is not a cover picture."""
     for stream in container.streams.video:
         if not stream.disposition & av.stream.Disposition.attached_pic:
+            if stream.codec_context is None:
+                raise UnsupportedVideoError("no decoder for the codec of the video stream")
             return stream
     raise UnsupportedVideoError("the file holds no video stream")
 
@@ -129,10 +140,15 @@ def _displayed(image: np.ndarray, rotation_deg: int) -> np.ndarray:
 class VideoReader:
     """An open video: `info` from probing (limits already checked), `frames()` to decode it once."""
 
-    def __init__(self, source: VideoSource, limits: VideoLimits | None = None, threads: int = 0) -> None:
+    def __init__(
+        self, source: VideoSource, limits: VideoLimits | None = None, threads: int = 0, strict: bool = True
+    ) -> None:
         """Open and probe `source` (the file's bytes or its path); `threads` decoder threads (0: FFmpeg's
-        choice, one per core). Raises VideoLimitError, UnsupportedVideoError or CorruptVideoError."""
+        choice, one per core). `strict`: a frame the decoder had to patch up (it conceals damaged data)
+        raises CorruptVideoError rather than being passed on. Raises VideoLimitError,
+        UnsupportedVideoError or CorruptVideoError."""
         self.limits = limits or VideoLimits()
+        self.strict = strict
         size, magic = _source_size_and_magic(source)
         if size > self.limits.max_bytes:
             raise VideoLimitError("file size", size, self.limits.max_bytes, "bytes")
@@ -140,7 +156,7 @@ class VideoReader:
         file = io.BytesIO(source) if isinstance(source, bytes | bytearray | memoryview) else str(source)
         try:
             self._container = av.open(file, "r", options={"format_whitelist": ",".join(ALLOWED_DEMUXERS)})
-        except av.FFmpegError as error:
+        except _INPUT_ERRORS as error:
             if looks_supported:
                 raise CorruptVideoError(f"the video cannot be opened: {_reason(error)}") from error
             raise UnsupportedVideoError(
@@ -149,12 +165,16 @@ class VideoReader:
         self._started = False
         try:
             self._stream = _video_stream(self._container)
-            self._stream.thread_type = "AUTO"
+            # Slice threads only: with frame threads FFmpeg's VP8 decoder hands out damaged frames silently.
+            self._stream.thread_type = "SLICE"
             self._stream.codec_context.thread_count = threads
             self._decoded: Iterator[av.VideoFrame] = self._container.decode(self._stream)
             self._first = self._first_frame()
             self.info = self._probe(size)
             self._check_declared()
+        except _INPUT_ERRORS as error:
+            self.close()
+            raise CorruptVideoError(f"the video cannot be read: {_reason(error)}") from error
         except BaseException:
             self.close()
             raise
@@ -162,7 +182,7 @@ class VideoReader:
     def _first_frame(self) -> av.VideoFrame:
         try:
             first = next(self._decoded, None)
-        except av.FFmpegError as error:
+        except _INPUT_ERRORS as error:
             raise CorruptVideoError(f"the video's first frame cannot be decoded: {_reason(error)}") from error
         if first is None:
             raise CorruptVideoError("the video holds no frame that can be decoded")
@@ -235,13 +255,17 @@ class VideoReader:
                 if time_s > self.limits.max_duration_s:
                     raise VideoLimitError("duration", round(time_s, 3), self.limits.max_duration_s, "s")
                 _frame_size_checks(self.limits, frame.width, frame.height)
+                if self.strict and frame.is_corrupt:
+                    raise CorruptVideoError(f"the video's data is damaged at frame {index}")
                 image = _displayed(frame.to_ndarray(format="rgb24"), int(frame.rotation))
                 frame_interval = _time_s(frame.duration, frame.time_base) or frame_interval
                 yield VideoFrame(index, time_s, image)
                 index, previous_time = index + 1, time_s
                 frame = next(self._decoded, None)
             self._check_complete(previous_time + (frame_interval or self._nominal_interval()))
-        except av.FFmpegError as error:
+        except VideoError:
+            raise
+        except _INPUT_ERRORS as error:
             raise CorruptVideoError(
                 f"the video's data is damaged at frame {index}: {_reason(error)}"
             ) from error
