@@ -5,7 +5,7 @@ the generator in a thread too, so a VideoReader's file is closed whichever way t
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncGenerator, Generator
 from concurrent.futures import Executor
 from typing import TypeVar, cast
 
@@ -15,7 +15,7 @@ _DONE = object()
 
 async def iterate_in_thread(
     items: Generator[T, None, None], executor: Executor | None = None
-) -> AsyncIterator[T]:
+) -> AsyncGenerator[T, None]:
     """`items` one by one, each produced in `executor` (asyncio's default when None)."""
     loop = asyncio.get_running_loop()
     running: asyncio.Future[object] | None = None
