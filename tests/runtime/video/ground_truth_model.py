@@ -3,8 +3,8 @@
 They are for testing tracking, smoothing and the orchestrator, not doubles of hardware: `estimate` gives
 the true joints plus Gaussian noise for the person a region looks at, as a model that is always right up
 to its noise would, and `detect` gives the true persons' boxes. Like a top-down model, `estimate` finds
-only the joints inside the square crop a region becomes (core.geometry's padding); a region without
-enough of a person's joints gives a pose of low scores, as background does.
+only the joints inside the square crop a region becomes (core.geometry's padding), of the person the crop is
+centred on; a region without enough of a person's joints gives a pose of low scores, as background does.
 """
 
 import asyncio
@@ -29,6 +29,8 @@ class GroundTruthModel:
     score: float = 0.9
     seed: int = 0
     delay_s: float | tuple[float, float] = 0.0  # per estimate call: fixed, or uniform in a range
+    frame_delays_s: dict[int, float] = field(default_factory=dict)  # these frames' calls take this long
+    timing_seed: int = 0
     weak_frames: frozenset[int] = frozenset()  # frames whose persons score `weak_score`
     weak_score: float = 0.25
     estimate_calls: list[tuple[int, int]] = field(default_factory=list)  # (frame, regions)
@@ -40,7 +42,7 @@ class GroundTruthModel:
     _timing: np.random.Generator = field(init=False)
 
     def __post_init__(self) -> None:
-        self._timing = np.random.default_rng([self.seed, 1])
+        self._timing = np.random.default_rng(self.timing_seed)
 
     async def frames(self) -> AsyncIterator[tuple[int, float, np.ndarray]]:
         """The clip's own frames (no codec) as the orchestrator's source."""
@@ -69,8 +71,12 @@ class GroundTruthModel:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            fixed = isinstance(self.delay_s, float)
-            await asyncio.sleep(self.delay_s if fixed else float(self._timing.uniform(*self.delay_s)))
+            if index in self.frame_delays_s:
+                await asyncio.sleep(self.frame_delays_s[index])
+            elif isinstance(self.delay_s, float):
+                await asyncio.sleep(self.delay_s)
+            else:
+                await asyncio.sleep(float(self._timing.uniform(*self.delay_s)))
         except asyncio.CancelledError:
             self.cancelled += 1
             raise
@@ -87,11 +93,15 @@ class GroundTruthModel:
         with np.errstate(invalid="ignore"):
             inside = visible & np.all((joints >= [x1, y1]) & (joints <= [x2, y2]), axis=-1)
         found = inside.sum(axis=1)
-        person = int(np.argmax(found)) if len(found) else -1
-        rng = np.random.default_rng([self.seed, index, person + 1])
-        if person < 0 or found[person] < MIN_JOINTS_FOUND:
+        # The person the crop is centred on, of those it shows enough of, as a top-down model picks.
+        candidates = np.flatnonzero(found >= MIN_JOINTS_FOUND)
+        if len(candidates) == 0:
+            rng = np.random.default_rng([self.seed, index])
             background = rng.uniform([x1, y1], [x2, y2], size=(NUM_JOINTS, 2))
             return background, np.full(NUM_JOINTS, BACKGROUND_SCORE)
+        middles = np.array([joints[p][visible[p]].mean(axis=0) for p in candidates])
+        person = int(candidates[np.argmin(np.linalg.norm(middles - center, axis=1))])
+        rng = np.random.default_rng([self.seed, index, person])
         noisy = joints[person] + rng.normal(0.0, self.noise_px, size=(NUM_JOINTS, 2))
         score = self.weak_score if index in self.weak_frames else self.score
         keypoints = np.where(inside[person][:, None], noisy, center)
