@@ -18,28 +18,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 
-from video_clips import two_walkers_and_a_newcomer  # noqa: E402
+from video_clips import mean_acceleration, mean_error, two_walkers_and_a_newcomer  # noqa: E402
 
-from runtime.video.smoothing import OneEuroFilter, OneEuroOptions  # noqa: E402
+from runtime.video.smoothing import OneEuroOptions, smooth_sequence  # noqa: E402
 
 PERSON_PX = 120.0
 NOISE_SHARES = (0.01, 0.02, 0.03)
 REST_FRAMES = 500
-
-
-def smooth(values: np.ndarray, times: np.ndarray, options: OneEuroOptions) -> np.ndarray:
-    smoother = OneEuroFilter(options)
-    return np.stack(
-        [smoother(value, float(time), PERSON_PX) for value, time in zip(values, times, strict=True)]
-    )
-
-
-def acceleration(path: np.ndarray) -> float:
-    return float(np.linalg.norm(np.diff(path, 2, axis=0), axis=-1).mean())
-
-
-def error(path: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.linalg.norm(path - truth, axis=-1).mean())
 
 
 def main() -> None:
@@ -57,12 +42,12 @@ def main() -> None:
     print("noise  error raw -> smoothed (px)  acceleration raw -> smoothed (px/frame²)  jitter at rest")
     for share in NOISE_SHARES:
         noisy = truth + rng.normal(0.0, share * PERSON_PX, truth.shape)
-        smoothed = smooth(noisy, clip.times, options)
+        smoothed = smooth_sequence(noisy, clip.times, options, PERSON_PX)
         still = rng.normal(0.0, share * PERSON_PX, (REST_FRAMES, *truth.shape[1:]))
-        rest = smooth(still, np.arange(REST_FRAMES) / clip.fps, options)[50:]
+        rest = smooth_sequence(still, np.arange(REST_FRAMES) / clip.fps, options, PERSON_PX)[50:]
         print(
-            f"{share:4.0%}   {error(noisy, truth):5.2f} -> {error(smoothed, truth):5.2f}"
-            f"                {acceleration(noisy):6.2f} -> {acceleration(smoothed):5.2f}"
+            f"{share:4.0%}   {mean_error(noisy, truth):5.2f} -> {mean_error(smoothed, truth):5.2f}"
+            f"                {mean_acceleration(noisy):6.2f} -> {mean_acceleration(smoothed):5.2f}"
             f"                          x {rest.std() / still[50:].std():.2f}"
         )
 

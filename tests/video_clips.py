@@ -57,6 +57,17 @@ class Clip:
         return np.arange(len(self.frames)) / self.fps
 
 
+def mean_error(path: np.ndarray, truth: np.ndarray, visible: np.ndarray | None = None) -> float:
+    """Mean distance in pixels of joints (T, ..., 2) from the truth, over the visible ones when given."""
+    distances = np.linalg.norm(path - truth, axis=-1)
+    return float(distances.mean() if visible is None else distances[visible].mean())
+
+
+def mean_acceleration(path: np.ndarray) -> float:
+    """Mean size of the frame-to-frame second difference of joints (T, ..., 2), pixels per frame²."""
+    return float(np.linalg.norm(np.diff(path, 2, axis=0), axis=-1).mean())
+
+
 def _inside(joints: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     height, width = size
     x, y = joints[..., 0], joints[..., 1]

@@ -17,11 +17,11 @@ import math
 import os
 import re
 from collections.abc import Generator, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from types import TracebackType
-from typing import NamedTuple, Self
+from typing import NamedTuple
 
 import av
 import av.container
@@ -137,7 +137,7 @@ def _displayed(image: np.ndarray, rotation_deg: int) -> np.ndarray:
     return image if quarter_turns == 0 else np.ascontiguousarray(np.rot90(image, quarter_turns))
 
 
-class VideoReader:
+class VideoReader(AbstractContextManager["VideoReader"]):
     """An open video: `info` from probing (limits already checked), `frames()` to decode it once."""
 
     def __init__(
@@ -294,12 +294,7 @@ class VideoReader:
     def close(self) -> None:
         self._container.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
+    def __exit__(self, *error: object) -> None:
         self.close()
 
 

@@ -8,10 +8,10 @@ coordinates keep their meaning.
 
 import io
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from fractions import Fraction
 from pathlib import Path
-from types import TracebackType
-from typing import BinaryIO, Self
+from typing import BinaryIO
 
 import av
 import av.container
@@ -54,7 +54,7 @@ def _even(image: np.ndarray) -> np.ndarray:
     return np.pad(image, pad, mode="edge") if any(p[1] for p in pad) else image
 
 
-class VideoWriter:
+class VideoWriter(AbstractContextManager["VideoWriter"]):
     """Frames in, a video file out: `write(image)` per (height, width, 3) uint8 RGB frame, then `close()`."""
 
     def __init__(
@@ -117,12 +117,7 @@ class VideoWriter:
             self._output.mux(self._stream.encode(None))
         self._output.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
+    def __exit__(self, *error: object) -> None:
         self.close()
 
 

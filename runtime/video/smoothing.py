@@ -76,3 +76,13 @@ class OneEuroFilter:
         self._value = self._value + weight * (value - self._value)
         self._time_s = time_s
         return self._value.copy()
+
+
+def smooth_sequence(
+    values: np.ndarray, times_s: np.ndarray, options: OneEuroOptions | None = None, scale: float = 1.0
+) -> np.ndarray:
+    """A whole recorded path (T, ..., 2) at times_s (T,), filtered as it would have been live."""
+    smoother = OneEuroFilter(options)
+    return np.stack(
+        [smoother(value, float(time), scale) for value, time in zip(values, times_s, strict=True)]
+    )

@@ -1,26 +1,10 @@
 import numpy as np
 import pytest
-from video_clips import Clip, Walker
+from video_clips import Clip, Walker, mean_acceleration, mean_error
 
-from runtime.video.smoothing import OneEuroFilter, OneEuroOptions
+from runtime.video.smoothing import OneEuroFilter, OneEuroOptions, smooth_sequence
 
 PERSON_PX = 120.0
-
-
-def _smooth(values: np.ndarray, times: np.ndarray, options: OneEuroOptions | None = None) -> np.ndarray:
-    smoother = OneEuroFilter(options)
-    return np.stack(
-        [smoother(value, float(time), PERSON_PX) for value, time in zip(values, times, strict=True)]
-    )
-
-
-def _acceleration(path: np.ndarray) -> float:
-    """Mean size of the second difference from frame to frame, pixels per frame²."""
-    return float(np.linalg.norm(np.diff(path, 2, axis=0), axis=-1).mean())
-
-
-def _error(path: np.ndarray, truth: np.ndarray) -> float:
-    return float(np.linalg.norm(path - truth, axis=-1).mean())
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -32,16 +16,18 @@ def test_a_noisy_walk_is_steadier_and_no_further_from_the_truth(
     clip, _ = walkers_clip
     truth = clip.joints[:, 0]  # walker 0 is in every frame: (F, 16, 2)
     noisy = truth + np.random.default_rng(seed).normal(0.0, 0.03 * PERSON_PX, truth.shape)
-    smoothed = _smooth(noisy, clip.times)
-    assert _acceleration(smoothed) < 0.5 * _acceleration(noisy)
-    assert _error(smoothed, truth) <= _error(noisy, truth)
+    smoothed = smooth_sequence(noisy, clip.times, scale=PERSON_PX)
+    assert mean_acceleration(smoothed) < 0.5 * mean_acceleration(noisy)
+    assert mean_error(smoothed, truth) <= mean_error(noisy, truth)
 
 
 def test_a_step_is_followed_fast_where_a_plain_low_pass_lags() -> None:
     times = np.arange(50) / 25.0
     step = np.where(times[:, None, None] >= 1.0, 60.0, 0.0) * np.ones((1, 16, 2))
-    one_euro = _smooth(step, times)
-    plain = _smooth(step, times, OneEuroOptions(beta=0.0))  # the same filter without speed adaptation
+    one_euro = smooth_sequence(step, times, scale=PERSON_PX)
+    plain = smooth_sequence(
+        step, times, OneEuroOptions(beta=0.0), PERSON_PX
+    )  # the same filter without speed adaptation
     after = np.flatnonzero(times >= 1.0)
     remaining = 60.0 - one_euro[after, 0, 0]
     assert np.all(np.diff(one_euro[:, 0, 0]) >= 0) and np.all(one_euro <= 60.0)  # no overshoot
@@ -63,12 +49,12 @@ def test_real_frame_intervals_count_not_frame_numbers() -> None:
         wave = amplitude * np.sin(2 * np.pi * 1.5 * times)
         return np.stack([wave, 0.5 * wave], axis=-1)[:, None, :] * np.ones((1, 16, 1))
 
-    coarse = _smooth(path(fine[::4]), fine[::4])
-    irregular = _smooth(path(fine[kept]), fine[kept])
+    coarse = smooth_sequence(path(fine[::4]), fine[::4], scale=PERSON_PX)
+    irregular = smooth_sequence(path(fine[kept]), fine[kept], scale=PERSON_PX)
     common = np.isin(kept, np.arange(0, 200, 4))
     difference = np.abs(irregular[common] - coarse).mean()
     assert difference < 0.03 * amplitude
-    misread = _smooth(path(fine[kept]), np.arange(len(kept)) / 25.0)
+    misread = smooth_sequence(path(fine[kept]), np.arange(len(kept)) / 25.0, scale=PERSON_PX)
     assert np.abs(misread[common] - coarse).mean() > 3 * difference
 
 

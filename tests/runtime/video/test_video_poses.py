@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 from ground_truth_model import MIN_JOINTS_FOUND, GroundTruthModel
-from video_clips import Clip, Walker, encode_clip
+from video_clips import Clip, Walker, encode_clip, mean_acceleration, mean_error
 
 from runtime.video.decode import VideoReader
 from runtime.video.orchestrator import FramePoses, VideoPoseOptions, track_poses
@@ -130,15 +130,8 @@ def test_a_decoded_real_clip_is_one_track_smoothed_towards_the_truth(mpii_clip: 
     raw = np.stack([result.persons[0].keypoints for result in results])
     smoothed = np.stack([result.persons[0].smoothed for result in results])
     truth = mpii_clip.joints[:, 0]
-
-    def error(path: np.ndarray) -> float:
-        return float(np.linalg.norm(path - truth, axis=-1)[visible].mean())
-
-    def acceleration(path: np.ndarray) -> float:
-        return float(np.linalg.norm(np.diff(path, 2, axis=0), axis=-1).mean())
-
-    assert error(smoothed) < error(raw)
-    assert acceleration(smoothed) < 0.5 * acceleration(raw)
+    assert mean_error(smoothed, truth, visible) < mean_error(raw, truth, visible)
+    assert mean_acceleration(smoothed) < 0.5 * mean_acceleration(raw)
 
 
 def test_closing_early_cancels_pending_estimates_and_closes_the_source(steady_pair_clip: Clip) -> None:
