@@ -174,8 +174,7 @@ class PoseTracker:
         self, frame_index: int, time_s: float, boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray
     ) -> TrackUpdate:
         """Apply one frame's poses: `boxes` (K, 4) the regions estimated, `keypoints` (K, 16, 2), `scores`
-        (K, 16). Frames come in order; a frame may be skipped (its tracks count it as missed only if
-        applied)."""
+        (K, 16). Frame indices must increase; a track's missed frames are counted in frames applied."""
         if self._frame_index is not None and frame_index <= self._frame_index:
             raise ValueError(f"frame {frame_index} after frame {self._frame_index}: frames go in order")
         self._frame_index = frame_index
