@@ -2,7 +2,7 @@
 
 Boxes are (x1, y1, x2, y2) in pixels; poses are (P, 16, 2) joints with (P, 16) scores. Every function is
 vectorised over persons; a person too uncertain to have a box gets a row of NaN, which no comparison
-matches.
+matches (IoU is core.box_metrics.box_iou).
 
 OKS (object keypoint similarity, COCO) needs a per-joint sigma, the spread of human annotators' clicks in
 units of the person's size. MPII publishes none, so MPII_OKS_SIGMAS takes COCO's for the joints both data
@@ -66,19 +66,6 @@ def keypoint_boxes(
 def box_areas(boxes: np.ndarray) -> np.ndarray:
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     return np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
-
-
-def box_iou_matrix(boxes_a: np.ndarray, boxes_b: np.ndarray) -> np.ndarray:
-    """(A, B) intersection over union; 0 for an empty or NaN box."""
-    a = np.asarray(boxes_a, dtype=np.float64).reshape(-1, 1, 4)
-    b = np.asarray(boxes_b, dtype=np.float64).reshape(1, -1, 4)
-    width = np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
-    height = np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1])
-    intersection = np.clip(np.nan_to_num(width), 0, None) * np.clip(np.nan_to_num(height), 0, None)
-    union = box_areas(a.reshape(-1, 4))[:, None] + box_areas(b.reshape(-1, 4))[None, :] - intersection
-    with np.errstate(invalid="ignore", divide="ignore"):
-        iou = intersection / union
-    return np.nan_to_num(iou, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def oks_matrix(

@@ -4,7 +4,8 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, field_validator, model_validator
 
-from service.live_repository import State
+from runtime.pipeline.regions import person_form_problem
+from runtime.repository.version import State
 
 
 class Person(BaseModel):
@@ -28,10 +29,9 @@ class Person(BaseModel):
 
     @model_validator(mode="after")
     def _one_form(self) -> Self:
-        if self.box is not None and (self.center is not None or self.scale is not None):
-            raise ValueError("give either 'box' or 'center' and 'scale', not both")
-        if self.box is None and (self.center is None or self.scale is None):
-            raise ValueError("a person needs 'box' [x1, y1, x2, y2] or both 'center' [cx, cy] and 'scale'")
+        problem = person_form_problem(self.box, self.center, self.scale)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
 

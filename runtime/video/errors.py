@@ -1,14 +1,18 @@
-"""What can be wrong with a video, as plain exceptions the API edge turns into 4xx answers.
+"""What can be wrong with a video a caller sent, as runtime errors (runtime/errors.py).
 
-Nothing from PyAV leaves this package: its errors become one of these, with a message a client can act on.
+Each is also the image error of the same kind, so an edge's table of runtime errors answers it as it
+answers that one (too large, unsupported, unreadable) until it lists the video errors themselves. Nothing
+from PyAV leaves this package: its errors become one of these, with a message a caller can act on.
 """
 
-
-class VideoError(Exception):
-    """Any problem with the video a client sent."""
+from runtime.errors import ImageTooLargeError, PoseRuntimeError, UnreadableImageError, UnsupportedImageError
 
 
-class VideoLimitError(VideoError):
+class VideoError(PoseRuntimeError):
+    """Any problem with the video a caller sent."""
+
+
+class VideoLimitError(VideoError, ImageTooLargeError):
     """The video is larger, longer or has more frames than the limits allow."""
 
     def __init__(self, what: str, value: float, limit: float, unit: str = "") -> None:
@@ -17,9 +21,9 @@ class VideoLimitError(VideoError):
         super().__init__(f"the video's {what} is {value:g}{suffix}, over the limit of {limit:g}{suffix}")
 
 
-class UnsupportedVideoError(VideoError):
-    """Not a video this service reads: an unknown container, no video stream, a codec without a decoder."""
+class UnsupportedVideoError(VideoError, UnsupportedImageError):
+    """Not a video this runtime reads: an unknown container, no video stream, a codec without a decoder."""
 
 
-class CorruptVideoError(VideoError):
+class CorruptVideoError(VideoError, UnreadableImageError):
     """A supported video whose data is damaged or cut short."""

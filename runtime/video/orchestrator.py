@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from core.joints import NUM_JOINTS
+from runtime.errors import InvalidInputError
 from runtime.video.smoothing import OneEuroOptions
 from runtime.video.tracking import (
     PoseTracker,
@@ -141,7 +142,10 @@ async def track_poses(
                 next_frame = None
                 continue
             if previous is not None and (index <= previous[0] or time_s < previous[1]):
-                raise ValueError(f"frame {index} at {time_s} s after frame {previous[0]} at {previous[1]} s")
+                raise InvalidInputError(
+                    f"frame {index} at {time_s} s came after frame {previous[0]} at {previous[1]} s: "
+                    "frames go in order of index and time"
+                )
             previous = (index, time_s)
             while completed < planned - lag + 1:
                 yield await complete_oldest()

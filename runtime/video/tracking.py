@@ -23,10 +23,10 @@ from typing import Literal
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from core.box_metrics import box_iou
 from core.joints import NUM_JOINTS
 from core.pose_similarity import (
     box_areas,
-    box_iou_matrix,
     greedy_distinct,
     keypoint_boxes,
     oks_matrix,
@@ -151,7 +151,7 @@ class PoseTracker:
     ) -> np.ndarray:
         """(A, K): references a against the frame's poses."""
         if self.options.similarity == "iou":
-            return box_iou_matrix(extent_a, poses.extent)
+            return box_iou(extent_a, poses.extent)
         threshold = self.options.joint_score_threshold
         return oks_matrix(
             keypoints_a,
@@ -305,5 +305,5 @@ def plan_boxes(
     height, width = image_size
     candidates = np.clip(candidates, 0, [width, height, width, height])
     candidates = candidates[(candidates[:, 2] > candidates[:, 0]) & (candidates[:, 3] > candidates[:, 1])]
-    keep = greedy_distinct(box_iou_matrix(candidates, candidates), options.detection_overlap_iou)
+    keep = greedy_distinct(box_iou(candidates, candidates), options.detection_overlap_iou)
     return candidates[keep[: options.max_persons]]

@@ -2,9 +2,9 @@
 
 from fastapi import APIRouter, Depends
 
+from runtime.backends import backend_spec
+from runtime.repository.version import LoadedModel, ModelVersion
 from service.api.deps import RepositoryDep, require_api_key
-from service.backends import backend_spec
-from service.model_version import LoadedModel, ModelVersion
 from service.schemas import ModelInfo, ModelsResponse, VersionInfo
 
 router = APIRouter(tags=["models"], dependencies=[Depends(require_api_key)])

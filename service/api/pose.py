@@ -1,24 +1,28 @@
 """POST /v1/pose: an image and person regions in (multipart or JSON), 16 keypoints per person out."""
 
+import asyncio
+import time
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 
-from service import pipeline
-from service.api.deps import DecodeSlotsDep, LiveRepositoryDep, MetricsDep, SettingsDep, require_api_key
-from service.batching import (
-    BatcherClosedError,
-    BatcherError,
-    DeadlineExceededError,
-    GroupTooLargeError,
-    InferenceError,
-    QueueFullError,
+from runtime.pipeline.pose import PoseEstimate
+from runtime.pipeline.regions import PersonSpec
+from runtime.pipeline.rendering import render_png
+from service.api.deps import MetricsDep, RuntimeDep, SettingsDep, require_api_key
+from service.pose_request import read_pose_request
+from service.schemas import (
+    ErrorResponse,
+    ImageSize,
+    Keypoint,
+    ModelRef,
+    Person,
+    PersonPose,
+    PoseJsonRequest,
+    PoseResponse,
 )
-from service.errors import ServiceError
-from service.rendering import PNG_MEDIA_TYPE, render_png, wants_png
-from service.schemas import ErrorResponse, PoseJsonRequest, PoseResponse
-from service.settings import Settings
+
+PNG_MEDIA_TYPE = "image/png"
 
 router = APIRouter(tags=["pose"], dependencies=[Depends(require_api_key)])
 
@@ -82,25 +86,45 @@ RenderQuery = Annotated[
     Query(description="'png': answer with the image and the skeletons drawn on it instead of JSON"),
 ]
 
-_BATCHER_STATUS: dict[type[BatcherError], int] = {
-    QueueFullError: 503,
-    BatcherClosedError: 503,
-    DeadlineExceededError: 504,
-    InferenceError: 500,
-    GroupTooLargeError: 422,
-}
+
+def wants_png(render: str | None, accept: str) -> bool:
+    """`?render=png`, or an Accept header that names image/png and not application/json."""
+    if render == "png":
+        return True
+    media_types = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+    return PNG_MEDIA_TYPE in media_types and "application/json" not in media_types
 
 
-def http_error(error: BatcherError, settings: Settings) -> ServiceError:
-    """The one place a batcher failure becomes an HTTP status: 503 asks the client to retry later."""
-    status = _BATCHER_STATUS[type(error)]
-    if status == 503:
-        return ServiceError(status, str(error), {"Retry-After": str(settings.retry_after_s)})
-    if status == 504:
-        return ServiceError(
-            status, f"the request did not finish within its deadline of {settings.request_deadline_ms:g} ms"
+def person_spec(person: Person) -> PersonSpec:
+    return PersonSpec(box=person.box, center=person.center, scale=person.scale)
+
+
+def response_body(found: PoseEstimate, timing_s: dict[str, float]) -> PoseResponse:
+    names = found.model.metadata.joint_names
+    keypoints = found.keypoints
+    persons = [
+        PersonPose(
+            box=[float(v) for v in region.box],
+            center=[float(v) for v in region.center],
+            scale=float(region.scale),
+            keypoints=[
+                Keypoint(name=name, x=float(xy[0]), y=float(xy[1]), score=float(score))
+                for name, xy, score in zip(names, keypoints.image_xy[i], keypoints.scores[i], strict=True)
+            ],
         )
-    return ServiceError(status, str(error))
+        for i, region in enumerate(found.regions)
+    ]
+    return PoseResponse(
+        model=ModelRef(
+            name=found.model.name,
+            version=found.model.version,
+            backend=found.model.key.backend_name,
+            precision=found.model.metadata.precision,
+        ),
+        image=ImageSize(width=found.width, height=found.height),
+        persons=persons,
+        timing_ms={key: round(value * 1000, 3) for key, value in timing_s.items()},
+    )
 
 
 @router.post(
@@ -113,20 +137,27 @@ def http_error(error: BatcherError, settings: Settings) -> ServiceError:
 async def estimate_pose(
     request: Request,
     settings: SettingsDep,
-    repository: LiveRepositoryDep,
+    runtime: RuntimeDep,
     metrics: MetricsDep,
-    decode_slots: DecodeSlotsDep,
     render: RenderQuery = None,
 ) -> PoseResponse | Response:
     """Multipart (`image` file, `persons` JSON, `flip`, `model`, `version`) or JSON (`image_base64`, ...).
 
     With `render=png` (or `Accept: image/png`) the answer is the image with the skeletons drawn.
     """
+    started = time.perf_counter()
+    deadline = runtime.deadline()
     png = wants_png(render, request.headers.get("accept", ""))
-    try:
-        found, body = await pipeline.run(request, settings, repository, metrics, decode_slots, keep_image=png)
-    except BatcherError as error:
-        raise http_error(error, settings) from error
+    pose_request = await read_pose_request(request, settings.max_persons)
+    options = pose_request.options
+    persons = [person_spec(person) for person in options.persons]
+    with runtime.lease(options.model, options.version) as model:
+        read = time.perf_counter()
+        found = await runtime.estimate(
+            model, pose_request.image_bytes, persons, options.flip, deadline, keep_image=png
+        )
+    metrics.queue_wait.labels(model=model.label).observe(found.timing_s["queue_wait"])
     if png:
-        return Response(await run_in_threadpool(render_png, found), media_type=PNG_MEDIA_TYPE)
-    return body
+        return Response(await asyncio.to_thread(render_png, found), media_type=PNG_MEDIA_TYPE)
+    timing = {"read_request": read - started, **found.timing_s, "total": time.perf_counter() - started}
+    return response_body(found, timing)

@@ -9,6 +9,7 @@ import pytest
 from ground_truth_model import MIN_JOINTS_FOUND, GroundTruthModel
 from video_clips import Clip, Walker, encode_clip, mean_acceleration, mean_error
 
+from runtime.errors import InvalidInputError
 from runtime.video.decode import VideoReader
 from runtime.video.orchestrator import FramePoses, VideoPoseOptions, track_poses
 from runtime.video.threaded import iterate_in_thread
@@ -165,7 +166,7 @@ def test_frames_out_of_order_and_wrong_estimates_are_refused(steady_pair_clip: C
         yield model.register(5, 0.2, steady_pair_clip.frames[5])
         yield model.register(4, 0.16, steady_pair_clip.frames[4])
 
-    with pytest.raises(ValueError, match=r"frame 4 at 0\.16 s after frame 5"):
+    with pytest.raises(InvalidInputError, match=r"frame 4 at 0\.16 s came after frame 5"):
         _run(model, VideoPoseOptions(), backwards())
 
     async def wrong_estimate(image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
