@@ -1,4 +1,4 @@
-"""Clips with exact ground truth (tests/video_clips.py), made once per session."""
+"""Clips with exact ground truth (tests/video_clips.py), made once per test run."""
 
 import pytest
 from video_clips import (
