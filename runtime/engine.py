@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
+import numpy as np
+
 from runtime.backends import create_backend, resolve_backend
-from runtime.errors import InvalidInputError
+from runtime.errors import InvalidInputError, NoDetectorError, QueueFullError
 from runtime.options import DetectionOptions, RuntimeOptions
 from runtime.pipeline.detect import ImageDetections, detect_persons
 from runtime.pipeline.pose import Detection, PoseEstimate, estimate
@@ -20,6 +22,7 @@ from runtime.pipeline.regions import PersonSpec
 from runtime.pipeline.resources import PipelineResources
 from runtime.repository.live import LiveRepository, ObserverFactory
 from runtime.repository.version import BackendFactory, LoadedDetector, LoadedModel
+from runtime.video.frame_models import FrameModels
 
 
 class PoseRuntime:
@@ -43,6 +46,7 @@ class PoseRuntime:
             max_image_pixels=options.max_image_pixels,
             keypoint_helpers=(self._keypoint_pool, helper_threads) if self._keypoint_pool else None,
         )
+        self._videos = 0
 
     async def start(self) -> None:
         """Load every version in the repository (off the event loop), then start serving and polling."""
@@ -101,6 +105,51 @@ class PoseRuntime:
         with self.repository.lease_detector(asked.model, asked.version) as detector:
             found = await detect_persons(detector, image_bytes, asked, deadline, self._resources)
         return detector, found
+
+    @contextlib.contextmanager
+    def lease_frame_models(
+        self,
+        model: str | None,
+        version: int | None,
+        flip: bool,
+        detection: DetectionOptions | None = None,
+        first_boxes: np.ndarray | None = None,
+    ) -> Iterator[FrameModels]:
+        """The models one video or live stream runs on, held (with one of `max_concurrent_videos` slots)
+        until it ends; QueueFullError when every slot is taken.
+
+        Without `first_boxes` the detector finds the persons (NoDetectorError when none is ready); with
+        them the detector, when one is ready, still finds newcomers later.
+        """
+        if first_boxes is not None and len(first_boxes) > self.options.max_persons:
+            raise InvalidInputError(
+                f"too many persons: {len(first_boxes)}, the limit is {self.options.max_persons}"
+            )
+        asked = self._detection(detection)
+        with self._video_slot(), self.lease(model, version) as pose_model, contextlib.ExitStack() as stack:
+            try:
+                detector: LoadedDetector | None = stack.enter_context(
+                    self.repository.lease_detector(asked.model, asked.version)
+                )
+            except NoDetectorError:
+                if first_boxes is None:
+                    raise
+                detector = None
+            deadline_s = self.options.request_deadline_s
+            yield FrameModels(pose_model, detector, asked, flip, self._resources, deadline_s, first_boxes)
+
+    @contextlib.contextmanager
+    def _video_slot(self) -> Iterator[None]:
+        limit = self.options.max_concurrent_videos
+        if self._videos >= limit:
+            raise QueueFullError(
+                f"{limit} videos and streams are being tracked, the most at once: retry later"
+            )
+        self._videos += 1
+        try:
+            yield
+        finally:
+            self._videos -= 1
 
     def _detection(self, detection: DetectionOptions | None) -> DetectionOptions:
         asked = detection or self.options.detection

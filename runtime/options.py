@@ -110,3 +110,5 @@ class RuntimeOptions:
     max_concurrent_decodes: int = 2
     # Threads that decode keypoints from heatmaps (each takes a share of a request's persons).
     keypoint_threads: int = min(2, os.cpu_count() or 1)
+    # Videos and live streams tracked at once: each holds a few decoded frames (its frames in flight).
+    max_concurrent_videos: int = 2

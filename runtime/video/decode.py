@@ -21,7 +21,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 import av
 import av.container
@@ -41,7 +41,8 @@ _MAGIC_BYTES = 12
 _TRUNCATION_FRAMES = 3
 _TRUNCATION_SHARE = 0.02
 
-VideoSource = bytes | bytearray | memoryview | str | os.PathLike[str]
+# The file's bytes, its path, or a seekable binary file (an upload spooled to disk), read from its start.
+VideoSource = bytes | bytearray | memoryview | str | os.PathLike[str] | BinaryIO
 
 
 @dataclass(frozen=True)
@@ -82,9 +83,24 @@ def _source_size_and_magic(source: VideoSource) -> tuple[int, bytes]:
     if isinstance(source, bytes | bytearray | memoryview):
         data = memoryview(source)
         return data.nbytes, bytes(data[:_MAGIC_BYTES])
+    if not isinstance(source, str | os.PathLike):
+        size = source.seek(0, io.SEEK_END)
+        source.seek(0)
+        magic = source.read(_MAGIC_BYTES)
+        source.seek(0)
+        return size, magic
     path = Path(source)
     with path.open("rb") as file:
         return path.stat().st_size, file.read(_MAGIC_BYTES)
+
+
+def _openable(source: VideoSource) -> BinaryIO | str:
+    """What av.open reads: a path as text, bytes as an in-memory file, a file as it is."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        return io.BytesIO(source)
+    if isinstance(source, str | os.PathLike):
+        return str(source)
+    return source
 
 
 def _looks_supported(magic: bytes) -> bool:
@@ -143,19 +159,20 @@ class VideoReader(AbstractContextManager["VideoReader"]):
     def __init__(
         self, source: VideoSource, limits: VideoLimits | None = None, threads: int = 0, strict: bool = True
     ) -> None:
-        """Open and probe `source` (the file's bytes or its path); `threads` decoder threads (0: FFmpeg's
-        choice, one per core). `strict`: a frame the decoder had to patch up (it conceals damaged data)
-        raises CorruptVideoError rather than being passed on. Raises VideoLimitError,
-        UnsupportedVideoError or CorruptVideoError."""
+        """Open and probe `source` (the file's bytes, its path, or a seekable binary file); `threads`
+        decoder threads (0: FFmpeg's choice, one per core). `strict`: a frame the decoder had to patch up
+        (it conceals damaged data) raises CorruptVideoError rather than being passed on. Raises
+        VideoLimitError, UnsupportedVideoError or CorruptVideoError."""
         self.limits = limits or VideoLimits()
         self.strict = strict
         size, magic = _source_size_and_magic(source)
         if size > self.limits.max_bytes:
             raise VideoLimitError("file size", size, self.limits.max_bytes, "bytes")
         looks_supported = _looks_supported(magic)
-        file = io.BytesIO(source) if isinstance(source, bytes | bytearray | memoryview) else str(source)
         try:
-            self._container = av.open(file, "r", options={"format_whitelist": ",".join(ALLOWED_DEMUXERS)})
+            self._container = av.open(
+                _openable(source), "r", options={"format_whitelist": ",".join(ALLOWED_DEMUXERS)}
+            )
         except _INPUT_ERRORS as error:
             if looks_supported:
                 raise CorruptVideoError(f"the video cannot be opened: {_reason(error)}") from error
