@@ -14,10 +14,10 @@ from runtime.backends import create_backend
 from runtime.engine import PoseRuntime
 from runtime.errors import DeadlineExceededError, PoseRuntimeError
 from runtime.repository.version import BackendFactory
-from service.api import demo, detect, docs, health, models, pose, repository
+from service.api import demo, detect, docs, health, models, pose, repository, stream, video
 from service.errors import ServiceError, error_body, runtime_status
 from service.logs import request_id_var
-from service.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from service.middleware import BodyLimit, BodyLimitMiddleware, RequestContextMiddleware
 from service.settings import Settings
 from service.telemetry import ServiceMetrics
 from service.validation import validation_message
@@ -72,6 +72,8 @@ def create_app(settings: Settings | None = None, backend_factory: BackendFactory
     app.state.runtime = runtime
     app.include_router(pose.router)
     app.include_router(detect.router)
+    app.include_router(video.router)
+    app.include_router(stream.router)
     app.include_router(models.router)
     app.include_router(repository.router)
     app.include_router(health.router)
@@ -80,7 +82,10 @@ def create_app(settings: Settings | None = None, backend_factory: BackendFactory
     app.mount(docs.DOCS_ASSETS_PATH, StaticFiles(directory=docs.DOCS_ASSETS_DIR), name="docs-assets")
     app.mount(demo.DEMO_ASSETS_PATH, StaticFiles(directory=demo.DEMO_ASSETS_DIR), name="demo-assets")
     app.add_middleware(
-        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        timeout_s=settings.body_timeout_s,
+        path_limits={video.VIDEO_PATH: BodyLimit(settings.video_max_bytes, settings.video_body_timeout_s)},
     )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
 

@@ -35,9 +35,10 @@ def _options(raw: dict[str, object], model: type[OptionsT]) -> OptionsT:
         raise ServiceError(422, validation_message(error)) from error
 
 
-def _multipart_options(
+def multipart_options(
     fields: dict[str, str], persons: str | None, model: type[OptionsT], max_persons: int
 ) -> OptionsT:
+    """Text fields validated by `model`, `persons` parsed as JSON first; 400 or 422 naming the problem."""
     raw: dict[str, object] = dict(fields)
     if persons is not None:
         what = f"multipart field '{PERSONS_FIELD}'"
@@ -59,9 +60,9 @@ async def _read_multipart(
     if persons is not None and not isinstance(persons, str):
         raise ServiceError(422, f"multipart field '{PERSONS_FIELD}' must be text (a JSON list of persons)")
     if persons is None or len(persons) <= INLINE_PERSONS_CHARS:
-        options = _multipart_options(fields, persons, model, max_persons)
+        options = multipart_options(fields, persons, model, max_persons)
     else:
-        options = await run_in_threadpool(_multipart_options, fields, persons, model, max_persons)
+        options = await run_in_threadpool(multipart_options, fields, persons, model, max_persons)
     return ImageRequest(await image.read(), options)
 
 

@@ -205,6 +205,12 @@ def two_walkers_and_a_newcomer(frame_count: int = 60) -> tuple[Clip, tuple[Walke
     return synthetic_people_clip(walkers, frame_count, seed=7), walkers
 
 
+def steady_pair(frame_count: int = 26) -> Clip:
+    """Two walkers who stay well inside the picture (for 26 frames at least)."""
+    walkers = (Walker((60, 100), (110, 100), height=110), Walker((190, 95), (160, 95), height=100))
+    return synthetic_people_clip(walkers, frame_count, seed=3)
+
+
 def encode_clip(clip: Clip, container: str = "mp4", codec: str | None = None) -> bytes:
     return encode_video(clip.frames, clip.fps, container, codec)
 

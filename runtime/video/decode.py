@@ -9,13 +9,16 @@ patch up, a stream that stops well before its declared end. Damage inside a comp
 parses (VP9 and H.264 carry no checksums) decodes as a wrong picture and cannot be told from a right one.
 
 Decoding blocks: run `VideoReader.frames()` in a worker thread, one `next()` at a time
-(runtime.video.threaded.iterate_in_thread does). Closing the generator, or the reader, closes the file.
+(runtime.video.threaded.iterate_in_thread does). Closing the generator, or the reader, closes the file;
+the reader may be closed from any thread, even while a frame is being decoded in another (the close
+waits for that frame, and the frames end there).
 """
 
 import io
 import math
 import os
 import re
+import threading
 from collections.abc import Generator, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -153,6 +156,10 @@ def _displayed(image: np.ndarray, rotation_deg: int) -> np.ndarray:
     return image if quarter_turns == 0 else np.ascontiguousarray(np.rot90(image, quarter_turns))
 
 
+class _ReaderClosed(Exception):
+    """The reader was closed while its frames were being read."""
+
+
 class VideoReader(AbstractContextManager["VideoReader"]):
     """An open video: `info` from probing (limits already checked), `frames()` to decode it once."""
 
@@ -165,6 +172,9 @@ class VideoReader(AbstractContextManager["VideoReader"]):
         VideoLimitError, UnsupportedVideoError or CorruptVideoError."""
         self.limits = limits or VideoLimits()
         self.strict = strict
+        # Decoding and closing exclude each other: FFmpeg's demuxer must not be freed under a decode.
+        self._lock = threading.Lock()
+        self._closed = False
         size, magic = _source_size_and_magic(source)
         if size > self.limits.max_bytes:
             raise VideoLimitError("file size", size, self.limits.max_bytes, "bytes")
@@ -278,8 +288,10 @@ class VideoReader(AbstractContextManager["VideoReader"]):
                 frame_interval = _time_s(frame.duration, frame.time_base) or frame_interval
                 yield VideoFrame(index, time_s, image)
                 index, previous_time = index + 1, time_s
-                frame = next(self._decoded, None)
+                frame = self._next_decoded()
             self._check_complete(previous_time + (frame_interval or self._nominal_interval()))
+        except _ReaderClosed:
+            return
         except VideoError:
             raise
         except _INPUT_ERRORS as error:
@@ -288,6 +300,12 @@ class VideoReader(AbstractContextManager["VideoReader"]):
             ) from error
         finally:
             self.close()
+
+    def _next_decoded(self) -> av.VideoFrame | None:
+        with self._lock:
+            if self._closed:
+                raise _ReaderClosed
+            return next(self._decoded, None)
 
     def _nominal_interval(self) -> float:
         return 1 / self.info.frame_rate if self.info.frame_rate else 0.0
@@ -309,7 +327,9 @@ class VideoReader(AbstractContextManager["VideoReader"]):
             )
 
     def close(self) -> None:
-        self._container.close()
+        with self._lock:
+            self._closed = True
+            self._container.close()
 
     def __exit__(self, *error: object) -> None:
         self.close()

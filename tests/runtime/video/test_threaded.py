@@ -88,3 +88,39 @@ def test_a_cancelled_consumer_lets_the_running_step_finish_then_closes() -> None
 
     asyncio.run(scenario())
     assert closed.is_set()
+
+
+def test_a_consumer_cancelled_at_every_await_still_closes_the_generator_after_the_running_step() -> None:
+    """anyio's cancel scopes (Starlette's streaming) cancel each await in a finally block too: the close
+    must not depend on the consumer waiting for it."""
+    started, release, closed = threading.Event(), threading.Event(), threading.Event()
+    running_when_closed: list[bool] = []
+    stepping = threading.Lock()
+
+    def slow() -> Generator[int, None, None]:
+        try:
+            yield 0
+            with stepping:
+                started.set()
+                release.wait(WAIT_S)
+            yield 1
+        finally:
+            running_when_closed.append(stepping.locked())
+            closed.set()
+
+    async def scenario() -> None:
+        async def consume() -> None:
+            async for _ in iterate_in_thread(slow()):
+                pass
+
+        task = asyncio.create_task(consume())
+        await asyncio.to_thread(started.wait, WAIT_S)
+        for _ in range(5):  # again and again, as a cancel scope does at each await of the finally
+            task.cancel()
+            await asyncio.sleep(0.01)
+        assert task.done() and not closed.is_set()
+        release.set()
+        assert await asyncio.to_thread(closed.wait, WAIT_S), "the generator was not closed"
+
+    asyncio.run(scenario())
+    assert running_when_closed == [False]

@@ -1,6 +1,8 @@
 import io
 import os
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 import av
@@ -16,6 +18,7 @@ from runtime.video.errors import CorruptVideoError, UnsupportedVideoError, Video
 
 DECODED_CODEC = {"libx264": "h264", "mpeg4": "mpeg4", "libvpx-vp9": "vp9", "libvpx": "vp8"}
 DEMUXER = {"mp4": "mov", "mov": "mov", "matroska": "matroska", "webm": "matroska"}
+WAIT_S = 10.0
 FORMAT_IDS = [f"{container}-{codec or 'preferred'}" for container, codec in CLIP_FORMATS]
 
 
@@ -111,6 +114,34 @@ def test_an_upload_spooled_to_disk_reads_as_its_bytes_do_and_stays_open_for_its_
     assert all(np.array_equal(a.image, b.image) for a, b in zip(frames, from_bytes, strict=True))
     with pytest.raises(VideoLimitError, match="file size"), io.BytesIO(data) as file:
         VideoReader(file, VideoLimits(max_bytes=len(data) - 1))
+
+
+def test_closing_the_reader_from_another_thread_while_frames_decode_ends_them_quietly(
+    encoded_mpii: dict[tuple[str, str | None], bytes],
+) -> None:
+    """As an edge does when its client hangs up: the close waits for the frame being decoded (freeing the
+    demuxer under it would crash the process) and the frames end without an error."""
+    data = encoded_mpii[("mp4", None)]
+    for attempt in range(20):
+        reader = VideoReader(data)
+        decoded: list[int] = []
+        errors: list[BaseException] = []
+
+        def read(
+            reader: VideoReader = reader, decoded: list[int] = decoded, errors: list[BaseException] = errors
+        ) -> None:
+            try:
+                decoded.extend(frame.frame_index for frame in reader.frames())
+            except BaseException as error:
+                errors.append(error)
+
+        thread = threading.Thread(target=read)
+        thread.start()
+        time.sleep(0.001 * attempt)
+        reader.close()
+        thread.join(WAIT_S)
+        assert not thread.is_alive() and not errors
+        assert decoded == list(range(len(decoded))) and len(decoded) <= 24
 
 
 def test_probe_reports_without_decoding_further(encoded_mpii: dict[tuple[str, str | None], bytes]) -> None:
