@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 from helpers import ServedApp
-from service_helpers import serve_app
+from service_helpers import repo_with_detector, serve_app
 
 from service.settings import Settings
 
@@ -38,4 +38,17 @@ def serve(serve_in_thread: Callable[..., ServedApp]) -> Callable[..., str]:
 def service_url(tiny_model_repo: Path) -> Iterator[str]:
     """One in-thread service per test module with default settings (onnxruntime)."""
     with serve_app(Settings(model_repo=tiny_model_repo, backend="onnxruntime")) as served:
+        yield served.url
+
+
+@pytest.fixture(scope="session")
+def detecting_repo(tiny_model_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny test pose model and a copy of the shipped person detector."""
+    return repo_with_detector(tiny_model_repo, tmp_path_factory.mktemp("detecting") / "repo")
+
+
+@pytest.fixture(scope="module")
+def detecting_service_url(detecting_repo: Path) -> Iterator[str]:
+    """One in-thread service per test module on `detecting_repo` (onnxruntime)."""
+    with serve_app(Settings(model_repo=detecting_repo, backend="onnxruntime")) as served:
         yield served.url

@@ -6,7 +6,7 @@ import base64
 import io
 import json
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,12 +14,11 @@ import numpy as np
 import pytest
 from helpers import ServedApp
 from PIL import Image
-from service_helpers import SlowCountingBackends, repo_with_detector, serve_app
+from service_helpers import SlowCountingBackends
 from video_clips import steady_pair
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from service.settings import Settings
 from service.video_schemas import StreamAnswer, StreamError
 
 pytestmark = pytest.mark.slow
@@ -39,14 +38,8 @@ def frames() -> list[bytes]:
 
 
 @pytest.fixture(scope="module")
-def detecting_repo(tiny_model_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return repo_with_detector(tiny_model_repo, tmp_path_factory.mktemp("stream") / "repo")
-
-
-@pytest.fixture(scope="module")
-def url(detecting_repo: Path) -> Iterator[str]:
-    with serve_app(Settings(model_repo=detecting_repo, backend="onnxruntime")) as served:
-        yield served.url
+def url(detecting_service_url: str) -> str:
+    return detecting_service_url
 
 
 def ws_url(url: str, query: str = "") -> str:

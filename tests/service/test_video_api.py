@@ -5,7 +5,7 @@ streaming, damage reported in the stream, render=mp4, a client that hangs up, th
 import io
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +14,12 @@ import numpy as np
 import pytest
 from helpers import ServedApp
 from PIL import Image
-from service_helpers import SlowCountingBackends, repo_with_detector, response_keypoints, serve_app
+from service_helpers import SlowCountingBackends, response_keypoints
 from video_clips import Clip, bytes_flipped, encode_clip, steady_pair, truncated
 
 from core.drawing import draw_poses
 from runtime.video.decode import VideoReader
 from runtime.video.rendering import VIDEO_STYLE
-from service.settings import Settings
 from service.video_schemas import DoneLine, ErrorLine, FrameLine
 
 pytestmark = pytest.mark.slow
@@ -46,14 +45,8 @@ def first_persons(clip: Clip) -> list[dict[str, list[float]]]:
 
 
 @pytest.fixture(scope="module")
-def detecting_repo(tiny_model_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return repo_with_detector(tiny_model_repo, tmp_path_factory.mktemp("video") / "repo")
-
-
-@pytest.fixture(scope="module")
-def url(detecting_repo: Path) -> Iterator[str]:
-    with serve_app(Settings(model_repo=detecting_repo, backend="onnxruntime")) as served:
-        yield served.url
+def url(detecting_service_url: str) -> str:
+    return detecting_service_url
 
 
 def post_video(

@@ -185,6 +185,25 @@ function resetResults() {
   ui.results.hidden = true;
 }
 
+// The picture `element` shows, at its natural size, in place of the placeholder.
+function showPicture(element, width, height, stageState) {
+  setSize(width, height);
+  element.hidden = false;
+  ui.placeholder.hidden = true;
+  ui.stage.dataset.state = stageState;
+  render();
+}
+
+// A file the browser cannot show: the placeholder says so; the service still gets the file to judge.
+function showUnreadable(element, text) {
+  setSize(0, 0);
+  element.hidden = true;
+  ui.placeholder.hidden = false;
+  ui.placeholder.textContent = text;
+  ui.stage.dataset.state = "unreadable";
+  render();
+}
+
 function setFile(file) {
   if (!file) return;
   if (file.type.startsWith("video/") && state.mode === "image") setMode("video");
@@ -200,20 +219,11 @@ function setFile(file) {
   if (state.imageUrl) URL.revokeObjectURL(state.imageUrl);
   state.imageUrl = URL.createObjectURL(file);
   ui.photo.onload = () => {
-    setSize(ui.photo.naturalWidth, ui.photo.naturalHeight);
-    ui.photo.hidden = false;
-    ui.placeholder.hidden = true;
-    ui.stage.dataset.state = "image";
-    render();
+    showPicture(ui.photo, ui.photo.naturalWidth, ui.photo.naturalHeight, "image");
     setStatus(`${file.name}: ${state.width} x ${state.height} px`);
   };
   ui.photo.onerror = () => {
-    setSize(0, 0);
-    ui.photo.hidden = true;
-    ui.placeholder.hidden = false;
-    ui.placeholder.textContent = `The browser cannot show ${file.name}; Estimate poses sends it anyway, for the service to judge.`;
-    ui.stage.dataset.state = "unreadable";
-    render();
+    showUnreadable(ui.photo, `The browser cannot show ${file.name}; Estimate poses sends it anyway, for the service to judge.`);
     setStatus("");
   };
   ui.photo.src = state.imageUrl;
@@ -554,20 +564,11 @@ function setVideoFile(file) {
   ui.movie.srcObject = null;
   ui.movie.controls = true;
   ui.movie.onloadedmetadata = () => {
-    setSize(ui.movie.videoWidth, ui.movie.videoHeight);
-    ui.movie.hidden = false;
-    ui.placeholder.hidden = true;
-    ui.stage.dataset.state = "video";
-    render();
+    showPicture(ui.movie, ui.movie.videoWidth, ui.movie.videoHeight, "video");
     setStatus(`${file.name}: ${state.width} x ${state.height} px, ${ui.movie.duration.toFixed(2)} s`);
   };
   ui.movie.onerror = () => {
-    setSize(0, 0);
-    ui.movie.hidden = true;
-    ui.placeholder.hidden = false;
-    ui.placeholder.textContent = `The browser cannot play ${file.name}; Track poses sends it anyway, for the service to judge.`;
-    ui.stage.dataset.state = "unreadable";
-    render();
+    showUnreadable(ui.movie, `The browser cannot play ${file.name}; Track poses sends it anyway, for the service to judge.`);
   };
   ui.movie.src = video.url;
 }

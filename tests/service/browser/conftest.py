@@ -1,15 +1,11 @@
 """Browser fixtures: Debian's Chromium, headless, driven by Playwright for Python (browser_helpers says
-how), and the service with a person detector for the pages that find people."""
+how)."""
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from browser_helpers import DESKTOP, checked_page, chromium, offline_context
 from playwright.sync_api import Browser, Page
-from service_helpers import repo_with_detector, serve_app
-
-from service.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -18,14 +14,6 @@ def browser() -> Iterator[Browser]:
     modules' tests call asyncio.run() there."""
     with chromium() as launched:
         yield launched
-
-
-@pytest.fixture(scope="module")
-def detecting_service_url(tiny_model_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One in-thread service per test module with the tiny pose model and the shipped person detector."""
-    repo = repo_with_detector(tiny_model_repo, tmp_path_factory.mktemp("browser") / "repo")
-    with serve_app(Settings(model_repo=repo, backend="onnxruntime")) as served:
-        yield served.url
 
 
 @pytest.fixture
