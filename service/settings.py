@@ -172,6 +172,11 @@ class Settings(BaseSettings):
     stream_max_frame_bytes: int = Field(
         default=4 * 1024 * 1024, ge=1, description="largest encoded frame a live stream may send"
     )
+    stream_idle_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="a live stream that sends no frame for this long is closed (it holds a slot)",
+    )
 
     track_detect_every: int = Field(
         default=_TRACKING.detect_every, ge=1, description="the detector runs on every N-th frame"

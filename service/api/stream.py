@@ -5,6 +5,8 @@ with a JSON text message per frame it tracked (service.video_schemas.StreamAnswe
 as long as the connection. Frames are never queued: while one is being tracked, only the newest frame that
 arrived meanwhile waits, and the ones it replaced are dropped unanswered; every answer says how many were
 received and dropped so far, so a client can slow down. A frame's time is when the server received it.
+An open stream holds one of the runtime's video slots; one that sends nothing for `stream_idle_timeout_s`
+is closed.
 
 The API key: `Authorization: Bearer <key>` where the client can set headers, else (a browser) in the
 WebSocket subprotocols: offer `pose-stream` and `bearer.<key as unpadded base64url>`; the server accepts
@@ -122,10 +124,14 @@ class NewestFrame:
         return frame
 
 
-async def _receive_frames(websocket: WebSocket, newest: NewestFrame, max_bytes: int) -> None:
+async def _receive_frames(websocket: WebSocket, newest: NewestFrame, max_bytes: int, idle_s: float) -> None:
     loop = asyncio.get_running_loop()
     while True:
-        message = await websocket.receive()
+        try:
+            async with asyncio.timeout(idle_s):
+                message = await websocket.receive()
+        except TimeoutError:
+            raise StreamRefused(408, f"no frame came for {idle_s:g} s: the stream is closed") from None
         if message["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(message.get("code", 1000))
         data = message.get("bytes")
@@ -193,7 +199,9 @@ async def _serve(websocket: WebSocket, runtime: PoseRuntime, settings: Settings)
             newest = NewestFrame()
             names = list(models.model.metadata.joint_names)
             receiving = asyncio.ensure_future(
-                _receive_frames(websocket, newest, settings.stream_max_frame_bytes)
+                _receive_frames(
+                    websocket, newest, settings.stream_max_frame_bytes, settings.stream_idle_timeout_s
+                )
             )
             answering = asyncio.ensure_future(
                 _answer_frames(websocket, newest, tracker, names, smooth, settings.max_image_pixels)

@@ -153,7 +153,9 @@ def test_refusals_close_with_4000_plus_the_http_status(
     tiny_model_repo: Path,
     frames: list[bytes],
 ) -> None:
-    url = serve_in_thread(detecting_repo, max_concurrent_videos=1, stream_max_frame_bytes=50_000).url
+    url = serve_in_thread(
+        detecting_repo, max_concurrent_videos=1, stream_max_frame_bytes=50_000, stream_idle_timeout_s=2
+    ).url
     with open_stream(url, "?detect_every=0") as stream:
         error, code = refusal(stream)
     assert code == 4422 and "detect_every" in error["detail"]
@@ -173,6 +175,9 @@ def test_refusals_close_with_4000_plus_the_http_status(
         with open_stream(url) as second:
             error, code = refusal(second)
         assert (error["status"], code) == (503, 4503)
+    with open_stream(url) as idle:  # holding a slot without sending frames
+        error, code = refusal(idle)
+    assert (error["status"], code) == (408, 4408) and "no frame came for 2 s" in error["detail"]
     without_detector = serve_in_thread(tiny_model_repo).url
     with open_stream(without_detector) as stream:
         error, code = refusal(stream)
