@@ -9,12 +9,13 @@ e.g. fp32 on the shipped repository: `--model-repo model_repo --model hourglass 
 Starts `python -m service` on the repository (which must hold a person detector) and sends one photograph
 without persons (default: the MPII sample 005808361.jpg, 1280x720, where the shipped detector finds three
 people: two, and one cut off by the left edge), one request at a time: the detector finds the persons, the
-pose model runs on each (with flip). The same persons are then sent as boxes, so the pose step alone is
-timed on the same work. Per request the service's `timing_ms` says how long the detection step took
-(`detection`: the detector's queue wait, inference and box decoding) out of the request's `total`; the
-detector's share is the median of their ratio. Then `--clients` send detection requests at once for
-`--seconds`: images and persons per second. Every figure is measured on the machine it runs on, with the
-clients on the same cores as the service: on a machine shared with other work they are upper bounds.
+pose model runs on each (with flip). The same persons are also sent as boxes, so that the pose step alone
+is timed on the same work; the two kinds of request alternate. Per request the service's `timing_ms` says
+how long the detection step took (`detection`: the detector's queue wait, inference and box decoding) out
+of the request's `total`; the detector's share is the median of their ratio. Then `--clients` send
+detection requests at once for `--seconds`: images and persons per second. Every figure is measured on the
+machine it runs on, with the clients on the same cores as the service: on a machine shared with other work
+they are upper bounds.
 """
 
 import argparse
@@ -64,10 +65,15 @@ def post(client: httpx.Client, fields: dict[str, str], image: bytes) -> Timed:
     return Timed(wall, body["timing_ms"], body["persons"])
 
 
-def run_sequential(client: httpx.Client, fields: dict[str, str], image: bytes, count: int) -> list[Timed]:
+def run_paired(
+    client: httpx.Client, first: dict[str, str], second: dict[str, str], image: bytes, count: int
+) -> tuple[list[Timed], list[Timed]]:
+    """`count` requests of each kind, alternating, so that a machine whose speed drifts moves both alike."""
     for _ in range(3):  # warm-up: first calls allocate
-        post(client, fields, image)
-    return [post(client, fields, image) for _ in range(count)]
+        post(client, first, image)
+        post(client, second, image)
+    pairs = [(post(client, first, image), post(client, second, image)) for _ in range(count)]
+    return [a for a, _ in pairs], [b for _, b in pairs]
 
 
 def run_concurrent(
@@ -103,6 +109,12 @@ def row(label: str, runs: list[Timed]) -> str:
     persons = statistics.median(len(r.persons) for r in runs)
     p50 = percentile(walls, 0.5)
     return f"{label:<34} {p50:>8.1f} {percentile(walls, 0.9):>8.1f} {1000 * persons / p50:>10.2f}"
+
+
+def steps(runs: list[Timed]) -> str:
+    """The median of each step the service's timing_ms reports, in its order."""
+    medians = {key: statistics.median(r.timing_ms.get(key, 0.0) for r in runs) for key in runs[0].timing_ms}
+    return ", ".join(f"{key} {value:.1f}" for key, value in medians.items())
 
 
 def served(url: str, kind: str, name: str | None, version: int | None) -> str:
@@ -145,13 +157,12 @@ def main() -> int:
         detector = served(url, "detector", args.detector, args.detector_version)
         pose_model = served(url, "pose", name, version)
         with httpx.Client(base_url=url, timeout=120) as client:
-            detected = run_sequential(client, fields, image, args.requests)
-            found = detected[-1].persons
+            found = post(client, fields, image).persons
             if not found:
                 raise SystemExit(f"the detector finds nobody in {args.image}")
             boxes = [{"box": person["box"]} for person in found]
             given = {"model": name, "version": str(version), "persons": json.dumps(boxes)}
-            posed = run_sequential(client, given, image, args.requests)
+            detected, posed = run_paired(client, fields, given, image, args.requests)
         images, persons, elapsed = run_concurrent(url, fields, image, args.clients, args.seconds)
     finally:
         process.terminate()
@@ -162,7 +173,8 @@ def main() -> int:
     print(f"machine: {machine()} (shared with other work: the figures are upper bounds)")
     print(f"service: {args.backend}; pose {pose_model}, detector {detector}; flip on")
     print(f"image: {args.image.name}, {len(found)} persons found (scores {scores})")
-    print(f"{'':<34} {'p50 ms':>8} {'p90 ms':>8} {'persons/s':>10}  (one request at a time, {args.requests})")
+    header = f"{'':<34} {'p50 ms':>8} {'p90 ms':>8} {'persons/s':>10}"
+    print(f"{header}  (one request at a time, {args.requests} of each, alternating)")
     print(row("detect + pose (no persons given)", detected))
     print(row("pose only (the same boxes given)", posed))
     detection_ms = statistics.median(r.timing_ms["detection"] for r in detected)
@@ -172,6 +184,8 @@ def main() -> int:
         f"{100 * statistics.median(shares):.1f}% (detection {detection_ms:.1f} ms, of which inference "
         f"{inference_ms:.1f} ms)"
     )
+    for label, runs in (("detect + pose", detected), ("pose only", posed)):
+        print(f"{label}, median timing_ms: {steps(runs)}")
     print(
         f"{args.clients} clients for {elapsed:.1f} s: {images / elapsed:.2f} images/s, "
         f"{persons / elapsed:.2f} persons/s"
