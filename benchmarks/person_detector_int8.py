@@ -24,7 +24,7 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from person_detector import Photo, known_photos  # noqa: E402
+from person_detector import Photo, add_detector_arguments, known_photos, recall_line  # noqa: E402
 
 from core.box_metrics import MatchCount, count_matches  # noqa: E402
 from core.detection import DetectorCodec  # noqa: E402
@@ -59,10 +59,7 @@ def check(label: str, infer: Infer, photos: list[Photo], codec: DetectorCodec, s
         scores = " ".join(f"{s:.2f}" for s in found.scores)
         counts = f"found {count.found}/{count.persons}, false {count.false}"
         print(f"  {label:<5} {name:<16} {counts}  scores {scores}")
-    print(
-        f"{label}: {total.found}/{total.persons} people found (recall {total.recall:.3f}), "
-        f"{total.false}/{total.detections} detections false"
-    )
+    print(recall_line(label, total))
 
 
 def median_ms(infer: Infer, tensor: np.ndarray, runs: int) -> float:
@@ -80,10 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--version-dir", type=Path, default=REPO_ROOT / "model_repo" / "person_detector" / "1"
-    )
-    parser.add_argument("--score", type=float, default=0.3, help="score threshold")
+    add_detector_arguments(parser)
     parser.add_argument("--crops", type=int, default=2, help="random crops of each view for calibration")
     parser.add_argument("--runs", type=int, default=30, help="timed inferences")
     parser.add_argument("--seed", type=int, default=0)

@@ -25,9 +25,10 @@ import logging
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import get_args
+from typing import TypeVar, get_args
 
 import cv2
 import numpy as np
@@ -49,6 +50,8 @@ from runtime.backends.onnxruntime import OnnxRuntimeBackend
 from runtime.gears import check_gears
 from runtime.options import BackendOptions, LiteOptions, LiteTarget, OnnxRuntimeOptions, RuntimeOptions
 from runtime.repository.folders import version_folders
+
+ResultT = TypeVar("ResultT")
 
 FIXTURE_PERSONS = 5
 REDUCED_PRECISION_MODES = ("enforce_fp16", "preferred_fp32", "preferred_optimal")
@@ -176,6 +179,18 @@ def reference_outputs(version_dir: Path, inputs: np.ndarray) -> np.ndarray:
         reference.close()
 
 
+def each_gear(
+    version_dir: Path, runtime: RuntimeOptions, check: Callable[[Backend, int], ResultT]
+) -> list[ResultT]:
+    """The version loaded on the runtime's backend, checked at every batch size it takes (the Lite gears
+    when it takes any)."""
+    backend = create_backend(runtime.backend, version_dir, runtime)
+    try:
+        return [check(backend, gear) for gear in backend.batch_sizes or runtime.backends.lite.gears]
+    finally:
+        backend.close()
+
+
 def largest_corner_px(boxes: np.ndarray, reference: np.ndarray) -> float:
     """How far (pixels, largest coordinate) the furthest of `boxes` lies from its nearest reference box."""
     if len(boxes) == 0 or len(reference) == 0:
@@ -230,16 +245,14 @@ def check_detector(
     codec = DetectorCodec.from_metadata(metadata)
     inputs, transforms = fixture.photographs(codec)
     reference = reference_outputs(version_dir, inputs)
-    backend = create_backend(runtime.backend, version_dir, runtime)
-    try:
-        gears = backend.batch_sizes or runtime.backends.lite.gears
-        on_boxes_only = reduced_precision(runtime)
-        return [
-            check_detector_gear(backend, gear, inputs, transforms, reference, codec, options, on_boxes_only)
-            for gear in gears
-        ]
-    finally:
-        backend.close()
+    on_boxes_only = reduced_precision(runtime)
+    return each_gear(
+        version_dir,
+        runtime,
+        lambda backend, gear: check_detector_gear(
+            backend, gear, inputs, transforms, reference, codec, options, on_boxes_only
+        ),
+    )
 
 
 def check_version(
@@ -249,16 +262,14 @@ def check_version(
     codec = HeatmapCodec.from_metadata(metadata)
     crops = fixture.crops(metadata)
     reference = reference_outputs(version_dir, crops)
-    backend = create_backend(runtime.backend, version_dir, runtime)
-    try:
-        gears = backend.batch_sizes or runtime.backends.lite.gears
-        on_keypoints = reduced_precision(runtime)
-        return [
-            check_gear(backend, gear, crops, reference, fixture, codec, options, on_keypoints)
-            for gear in gears
-        ]
-    finally:
-        backend.close()
+    on_keypoints = reduced_precision(runtime)
+    return each_gear(
+        version_dir,
+        runtime,
+        lambda backend, gear: check_gear(
+            backend, gear, crops, reference, fixture, codec, options, on_keypoints
+        ),
+    )
 
 
 def report(label: str, results: list[GearResult], on_keypoints: bool) -> str:
