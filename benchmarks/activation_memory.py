@@ -1,6 +1,6 @@
 """Memory figures of an exported network per crop, from its ONNX graph: what each batch gear costs.
 
-    python benchmarks/activation_memory.py model_repo/hourglass/4/model.onnx
+    python benchmarks/activation_memory.py model_repo/hourglass/6/model.onnx
 
 Prints, for one crop (batch fixed at 1 by ONNX shape inference), the number of intermediate tensors, the
 sum of their fp32 sizes (an upper bound on activation memory: a runtime reusing buffers needs less), the

@@ -27,7 +27,7 @@ from service_latency import start_service  # noqa: E402
 from clients.eval_mpii import EvalConfig, evaluate  # noqa: E402
 from clients.http import ClientSettings  # noqa: E402
 from core.model_repo import read_metadata  # noqa: E402
-from service.backends import BACKENDS  # noqa: E402
+from runtime.backends import BACKENDS  # noqa: E402
 
 SEED_PERSONS = 2958
 TARGET_MINUTES = 5.0

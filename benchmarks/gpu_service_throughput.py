@@ -1,6 +1,6 @@
 """Crops per second on a CUDA GPU: the service against bare onnxruntime, fp32 and fp16, at 256 px.
 
-    python benchmarks/gpu_service_throughput.py [--source model_repo/hourglass/4] [--input-size 256]
+    python benchmarks/gpu_service_throughput.py [--source model_repo/hourglass/6] [--input-size 256]
         [--seconds 20] [--clients 8] [--persons-per-request 16] [--max-batch 64] [--batches 16 32 64 128]
 
 Made to run in one call on a lent GPU machine (after `pip install -e '.[serving,clients]'` and the gpu
@@ -49,7 +49,7 @@ from core.model_repo import (  # noqa: E402
     read_metadata,
     write_metadata,
 )
-from service.backends.onnxruntime import CPU_PROVIDER, CUDA_PROVIDER  # noqa: E402
+from runtime.backends.onnxruntime import CPU_PROVIDER, CUDA_PROVIDER  # noqa: E402
 
 MODEL_NAME = "hourglass"
 VERSIONS = {FP32: 1, FP16: 2}
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--source", type=Path, default=REPO_ROOT / "model_repo" / MODEL_NAME / "4")
+    parser.add_argument("--source", type=Path, default=REPO_ROOT / "model_repo" / MODEL_NAME / "6")
     parser.add_argument("--input-size", type=int, default=256)
     parser.add_argument("--precisions", nargs="+", choices=list(VERSIONS), default=list(VERSIONS))
     parser.add_argument("--batches", type=int, nargs="+", default=[16, 32, 64, 128])

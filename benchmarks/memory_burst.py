@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from service_latency import REPO_ROOT, start_service
 
 sys.path.insert(0, str(REPO_ROOT))
-from service.settings import Settings
+from runtime.options import RuntimeOptions
 
 PEAK_TARGET_BYTES = 1.5e9
 SETTLED_TARGET_RATIO = 1.20
@@ -72,8 +72,7 @@ def main() -> int:
     parser.add_argument("--kind", choices=["png-1bit", "jpeg-rgb"], default="png-1bit")
     args = parser.parse_args()
 
-    settings = Settings()
-    image, side = worst_case_image(args.kind, settings.max_image_pixels)
+    image, side = worst_case_image(args.kind, RuntimeOptions().max_image_pixels)
     box = [0, 0, side, side]
     print(f"image: {args.kind} {side}x{side} ({side * side} pixels), {len(image)} bytes; whole-image box")
     process, url = start_service(args.model_repo, "onnxruntime")

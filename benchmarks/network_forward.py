@@ -23,8 +23,8 @@ import numpy as np
 import onnxruntime as ort
 from mindspore import Tensor, nn
 
-from core.cpu_isa import ONEDNN_ISA_VARIABLE
 from core.model_repo import MINDIR_FILE, ONNX_FILE
+from runtime.backends.cpu_isa import ONEDNN_ISA_VARIABLE
 from training.export import INPUT_NAME, export_network
 from training.network import StackedHourglass
 

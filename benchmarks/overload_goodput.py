@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from service_latency import REPO_ROOT, request_body, start_service
 
 sys.path.insert(0, str(REPO_ROOT))
-from service.repository import find_versions
+from runtime.repository.folders import version_folders
 
 GOODPUT_TARGET_RATIO = 0.9
 
@@ -60,7 +60,7 @@ def main() -> int:
     parser.add_argument("--levels", type=int, nargs="+", default=[16, 48])
     args = parser.parse_args()
 
-    model = find_versions(args.model_repo)[-1][0]
+    model = list(version_folders(args.model_repo))[-1][0]
     body, headers = request_body(model)
     process, url = start_service(args.model_repo, "onnxruntime")
     goodput: dict[int, float] = {}

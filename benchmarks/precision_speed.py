@@ -1,6 +1,6 @@
 """Time per crop of model versions (fp32, int8) on the service's backends, measured in interleaved rounds.
 
-    python benchmarks/precision_speed.py --model-repo REPO --model NAME --versions 4 5 \
+    python benchmarks/precision_speed.py --model-repo REPO --model NAME --versions 6 7 \
         [--backends onnxruntime openvino] [--batch 2] [--rounds 10] [--calls 3]
 
 Each (backend, version) is loaded through the service's own backend factory with default settings. The
@@ -22,8 +22,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from core.model_repo import read_metadata  # noqa: E402
-from service.backends import BACKENDS, Backend, create_backend  # noqa: E402
-from service.settings import Settings  # noqa: E402
+from runtime.backends import BACKENDS, Backend, create_backend  # noqa: E402
+from runtime.options import RuntimeOptions  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         size = metadata.input.height
         labels[version] = f"{args.model}:{version} {metadata.precision}"
         for backend in args.backends:
-            loaded[(backend, version)] = create_backend(backend, version_dir, Settings(backend=backend))
+            loaded[(backend, version)] = create_backend(backend, version_dir, RuntimeOptions(backend=backend))
     crops = np.random.default_rng(0).random((args.batch, size, size, 3), np.float32)
     for backend in loaded.values():
         backend.infer(crops)  # warm-up: kernel selection, allocations

@@ -35,11 +35,11 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from core.model_repo import read_metadata  # noqa: E402
 from core.mpii import MPII_SAMPLE_DIR  # noqa: E402
-from service.backends import BACKENDS, Backend, create_backend  # noqa: E402
-from service.images import decode_image  # noqa: E402
-from service.regions import crop_person, person_groups, region_from_center  # noqa: E402
-from service.repository import find_versions  # noqa: E402
-from service.settings import Settings  # noqa: E402
+from runtime.backends import BACKENDS, Backend, create_backend  # noqa: E402
+from runtime.options import RuntimeOptions  # noqa: E402
+from runtime.pipeline.images import decode_image  # noqa: E402
+from runtime.pipeline.regions import crop_person, person_groups, region_from_center  # noqa: E402
+from runtime.repository.folders import version_folders  # noqa: E402
 
 IMAGE = MPII_SAMPLE_DIR / "images" / "005808361.jpg"
 PERSON = {"center": [966.0, 410.78], "scale": 5.898}  # MPII validation person 0
@@ -73,10 +73,10 @@ class RawBackend:
     group: np.ndarray
 
     @classmethod
-    def load(cls, settings: Settings, version_dir: Path) -> "RawBackend":
+    def load(cls, options: RuntimeOptions, version_dir: Path) -> "RawBackend":
         metadata = read_metadata(version_dir)
-        backend = create_backend(settings.backend, version_dir, settings)
-        image = decode_image(IMAGE.read_bytes(), settings.max_image_pixels)
+        backend = create_backend(options.backend, version_dir, options)
+        image = decode_image(IMAGE.read_bytes(), options.max_image_pixels)
         region = region_from_center(tuple(PERSON["center"]), PERSON["scale"], image.width, image.height)
         crops = crop_person(image, region, metadata.input.height, metadata.input.pixel_scale)[None]
         raw = cls(backend, person_groups(crops, flip=True)[0])
@@ -170,7 +170,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def chosen_version(args: argparse.Namespace) -> tuple[str, int, Path]:
     """The model name, version and folder `add_model_arguments`' options pick; exits when there is none."""
-    versions = find_versions(args.model_repo)
+    versions = [(name, version, path) for (name, version), path in version_folders(args.model_repo).items()]
     name = args.model or (versions[0][0] if versions else None)
     candidates = [v for v in versions if v[0] == name and args.version in (None, v[1])]
     if not candidates:
@@ -206,13 +206,13 @@ def main() -> int:
     args = parser.parse_args()
 
     name, version, version_dir = chosen_version(args)
-    settings = Settings(model_repo=args.model_repo, backend=args.backend)
+    options = RuntimeOptions(model_repo=args.model_repo, backend=args.backend)
     metadata = read_metadata(version_dir)
     print(f"model {name}:{version}  {metadata.precision}  input {metadata.input.height}px  "
           f"features {metadata.features}  nstack {metadata.output.nstack}  backend {args.backend}  "
           f"cpus {os.cpu_count()}")  # fmt: skip
 
-    raw = RawBackend.load(settings, version_dir)
+    raw = RawBackend.load(options, version_dir)
     print(f"devices: {', '.join(raw.backend.devices)}")
     rates = {persons: raw.throughput(persons, args.seconds / 2) for persons in BATCH_SIZES}
     best_batch = max(rates, key=rates.__getitem__)

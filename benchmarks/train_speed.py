@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.cpu_isa import ONEDNN_ISA_VARIABLE, limit_onednn_isa
 from core.hourglass import heatmap_side
+from runtime.backends.cpu_isa import ONEDNN_ISA_VARIABLE, limit_onednn_isa
 
 limit_onednn_isa()
 

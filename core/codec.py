@@ -5,10 +5,8 @@ exactly (docs/reference.md#training-samples, docs/reference.md#decoding), includ
 of target positions; everything is vectorised over persons and joints.
 """
 
-import os
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from functools import cache
 
 import cv2
 import numpy as np
@@ -44,16 +42,10 @@ def _permutation_runs(permutation: np.ndarray) -> FlipRuns:
     return tuple(runs)
 
 
+# The flip test's crops per person, decoded together: the crop and its mirror image.
+FLIP_PAIR_CROPS = 2
 # Persons merged and searched together when decoding flip pairs: ~2 MB of 64x64 maps, cache-sized.
 _BLOCK = 8
-# Each block is a dozen OpenCV and numpy calls that release the GIL, so two threads each taking half of the
-# persons share the work over two cores (64 flip pairs: ~5.5 -> ~3.7 ms here).
-_DECODE_THREADS = min(2, os.cpu_count() or 1)
-
-
-@cache
-def _decode_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(_DECODE_THREADS, thread_name_prefix="heatmap-decode")
 
 
 @dataclass(frozen=True)
@@ -188,17 +180,21 @@ class HeatmapCodec:
         scales: np.ndarray,
         flipped_heatmaps: np.ndarray | None = None,
         truncate: bool = False,
+        helpers: tuple[Executor, int] | None = None,
     ) -> DecodedKeypoints:
         """Keypoints in original-image pixels for N persons cropped at (centers, scales).
 
         `flipped_heatmaps` are the raw outputs for the mirrored crops (flip test). `truncate=True`
-        reproduces the reference's int-truncated coordinates; keep it off for real use.
+        reproduces the reference's int-truncated coordinates; keep it off for real use. `helpers` (an
+        executor and its number of threads) lets flip pairs be decoded on that many more threads, each
+        taking a share of the persons: their OpenCV and numpy calls release the GIL (64 flip pairs on 2
+        cores: ~5.5 -> ~3.7 ms). The caller owns the executor; without one, all runs on the calling thread.
         """
         if flipped_heatmaps is None:
             heatmap_xy, scores = self.locate_peaks(heatmaps)
         else:
             n, j = heatmaps.shape[:2]
-            heatmap_xy, scores = _find_flip_pair_peaks(self, heatmaps, flipped_heatmaps).refine()
+            heatmap_xy, scores = _find_flip_pair_peaks(self, heatmaps, flipped_heatmaps, helpers).refine()
             heatmap_xy, scores = heatmap_xy.reshape(n, j, 2), scores.reshape(n, j)
         crop_xy = heatmap_xy * self.stride
         image_xy = crop_to_image_points(crop_xy, centers, scales, self.input_size)
@@ -257,16 +253,27 @@ class _Peaks:
         return xy, self.scores
 
 
-def _find_flip_pair_peaks(codec: HeatmapCodec, heatmaps: np.ndarray, flipped_heatmaps: np.ndarray) -> _Peaks:
-    """Peaks of the merged flip pairs; two threads share the persons when there are enough of them."""
+def _find_flip_pair_peaks(
+    codec: HeatmapCodec,
+    heatmaps: np.ndarray,
+    flipped_heatmaps: np.ndarray,
+    helpers: tuple[Executor, int] | None,
+) -> _Peaks:
+    """Peaks of the merged flip pairs; the helper threads share the persons when there are enough of them."""
     n = len(heatmaps)
-    if _DECODE_THREADS < 2 or n < 2 * _BLOCK:
+    shares = 1 + (helpers[1] if helpers else 0)
+    shares = min(shares, n // _BLOCK)
+    if helpers is None or shares < 2:
         return _merge_and_find(codec, heatmaps, flipped_heatmaps)
-    # Split on a block boundary, so that each thread's blocks stay whole.
-    half = -(-n // (2 * _BLOCK)) * _BLOCK
-    second = _decode_pool().submit(_merge_and_find, codec, heatmaps[half:], flipped_heatmaps[half:])
-    first = _merge_and_find(codec, heatmaps[:half], flipped_heatmaps[:half])
-    return _Peaks.concatenate([first, second.result()])
+    # Split on block boundaries, so that each thread's blocks stay whole.
+    share = -(-n // (shares * _BLOCK)) * _BLOCK
+    starts = range(share, n, share)
+    others = [
+        helpers[0].submit(_merge_and_find, codec, heatmaps[s : s + share], flipped_heatmaps[s : s + share])
+        for s in starts
+    ]
+    first = _merge_and_find(codec, heatmaps[:share], flipped_heatmaps[:share])
+    return _Peaks.concatenate([first, *(other.result() for other in others)])
 
 
 def _merge_and_find(codec: HeatmapCodec, heatmaps: np.ndarray, flipped_heatmaps: np.ndarray) -> _Peaks:

@@ -14,7 +14,7 @@ or point --model-repo / HGPOSE_MODEL_REPO at an existing repository.
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    from service.backends.registry import BACKEND_CHOICES
+    from runtime.backends import BACKEND_CHOICES
     from service.settings import LOG_LEVELS
 
     parser = argparse.ArgumentParser(prog="hgpose-serve", description=__doc__)
@@ -30,9 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
     from pydantic import ValidationError
 
+    from runtime.repository.folders import version_folders
     from service.app import create_app
     from service.logs import configure_logging
-    from service.repository import find_versions
     from service.server import server_options
     from service.settings import Settings
 
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as error:
         print(f"error: invalid settings:\n{error}", file=sys.stderr)
         return 2
-    if not find_versions(settings.model_repo):
+    if not version_folders(settings.model_repo):
         print(NO_MODEL_MESSAGE.format(repo=settings.model_repo), file=sys.stderr)
         return 2
     configure_logging(settings.log_level)

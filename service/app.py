@@ -1,24 +1,23 @@
-"""The FastAPI application factory: settings in, app out; the lifespan loads and releases the models."""
+"""The FastAPI application factory: settings in, app out; the lifespan starts and closes the runtime."""
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
-from service.api import demo, docs, health, models, pose, repository
-from service.backends import resolve_backend
-from service.errors import ServiceError
-from service.live_repository import LiveRepository
+from runtime.backends import create_backend
+from runtime.engine import PoseRuntime
+from runtime.errors import DeadlineExceededError, PoseRuntimeError
+from runtime.repository.version import BackendFactory
+from service.api import demo, detect, docs, health, models, pose, repository
+from service.errors import ServiceError, error_body, runtime_status
 from service.logs import request_id_var
 from service.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from service.model_version import BackendFactory
 from service.settings import Settings
 from service.telemetry import ServiceMetrics
 from service.validation import validation_message
@@ -26,9 +25,12 @@ from service.validation import validation_message
 logger = logging.getLogger(__name__)
 
 
-def _error(status_code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(
-        {"detail": message, "request_id": request_id_var.get()}, status_code=status_code, headers=headers
+def error_response(status_code: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        error_body(message, request_id_var.get()),
+        status_code=status_code,
+        media_type="application/json",
+        headers=headers,
     )
 
 
@@ -36,26 +38,25 @@ def create_app(settings: Settings | None = None, backend_factory: BackendFactory
     """A ready-to-serve app; models load in the lifespan (startup), off the event loop."""
     settings = settings or Settings()
     metrics = ServiceMetrics()
+    runtime = PoseRuntime(
+        settings.runtime_options(), backend_factory or create_backend, metrics.batch_observer
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        backend = resolve_backend(settings)
-        extra = {} if backend_factory is None else {"backend_factory": backend_factory}
-        live = LiveRepository(settings, backend, observer_factory=metrics.batch_observer, **extra)
-        await run_in_threadpool(live.load_all)
-        live.start()
-        app.state.live_repository = live
+        await runtime.start()
+        live = runtime.repository
         logger.info(
             "serving %d ready model version(s) from %s with %s%s",
             live.snapshot.ready_count,
             settings.model_repo,
-            backend,
+            runtime.backend_name,
             f", polling every {settings.repository_poll_s:g} s" if settings.repository_poll_s else "",
         )
         try:
             yield
         finally:
-            await live.close()
+            await runtime.close()
             logger.info("shut down")
 
     app = FastAPI(
@@ -67,11 +68,10 @@ def create_app(settings: Settings | None = None, backend_factory: BackendFactory
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.decode_slots = asyncio.Semaphore(settings.max_concurrent_decodes)
     app.state.metrics = metrics
-    # Until the lifespan has loaded the models: an empty repository (not ready).
-    app.state.live_repository = LiveRepository(settings, settings.backend)
+    app.state.runtime = runtime
     app.include_router(pose.router)
+    app.include_router(detect.router)
     app.include_router(models.router)
     app.include_router(repository.router)
     app.include_router(health.router)
@@ -85,17 +85,26 @@ def create_app(settings: Settings | None = None, backend_factory: BackendFactory
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
 
     @app.exception_handler(ServiceError)
-    async def service_error(_: Request, error: ServiceError) -> JSONResponse:
-        if error.status_code >= 500:
-            logger.warning("request failed: %s", error.message, extra={"status": error.status_code})
-        return _error(error.status_code, error.message, error.headers)
+    async def service_error(_: Request, error: ServiceError) -> Response:
+        return error_response(error.status_code, error.message, error.headers)
+
+    @app.exception_handler(PoseRuntimeError)
+    async def runtime_error(_: Request, error: PoseRuntimeError) -> Response:
+        status = runtime_status(error)
+        if status >= 500:
+            logger.warning("request failed: %s", error.message, extra={"status": status})
+        if isinstance(error, DeadlineExceededError):
+            limit = f"{settings.request_deadline_ms:g} ms"
+            return error_response(status, f"the request did not finish within its deadline of {limit}")
+        retry = {"Retry-After": str(settings.retry_after_s)} if status == 503 else None
+        return error_response(status, error.message, retry)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, error: RequestValidationError) -> JSONResponse:
-        return _error(422, validation_message(error.errors()))
+    async def validation_error(_: Request, error: RequestValidationError) -> Response:
+        return error_response(422, validation_message(error.errors()))
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        return _error(error.status_code, str(error.detail), getattr(error, "headers", None))
+    async def http_error(_: Request, error: StarletteHTTPException) -> Response:
+        return error_response(error.status_code, str(error.detail), getattr(error, "headers", None))
 
     return app

@@ -1,13 +1,13 @@
 """ASGI middleware: request ids, access log and request metrics; the request body limit (413)."""
 
 import asyncio
-import json
 import logging
 import time
 import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.errors import error_body
 from service.logs import request_id_var
 from service.telemetry import ServiceMetrics
 
@@ -135,7 +135,7 @@ class BodyLimitMiddleware:
 
 async def _send_error(send: Send, status: int, detail: str) -> None:
     """A JSON error that closes the connection (the rest of the request body is not read)."""
-    body = json.dumps({"detail": detail, "request_id": request_id_var.get()}).encode()
+    body = error_body(detail, request_id_var.get())
     await send(
         {
             "type": "http.response.start",

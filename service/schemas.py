@@ -2,9 +2,18 @@
 
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from service.live_repository import State
+from runtime.pipeline.regions import person_form_problem
+from runtime.repository.version import State
 
 
 class Person(BaseModel):
@@ -28,34 +37,79 @@ class Person(BaseModel):
 
     @model_validator(mode="after")
     def _one_form(self) -> Self:
-        if self.box is not None and (self.center is not None or self.scale is not None):
-            raise ValueError("give either 'box' or 'center' and 'scale', not both")
-        if self.box is None and (self.center is None or self.scale is None):
-            raise ValueError("a person needs 'box' [x1, y1, x2, y2] or both 'center' [cx, cy] and 'scale'")
+        problem = person_form_problem(self.box, self.center, self.scale)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
 
-class PoseOptions(BaseModel):
-    """What both request forms share."""
+def _not_a_boolean(value: Any, info: ValidationInfo) -> Any:
+    """pydantic reads true as 1; a multipart form sends numbers as text, so they cannot be strict."""
+    if isinstance(value, bool):
+        raise ValueError(f"{info.field_name} must be an integer, not true or false")
+    return value
+
+
+class DetectionFields(BaseModel):
+    """How the person detector is asked, in both request forms of /v1/pose and /v1/detect."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    persons: list[Person] = Field(min_length=1)
+    detector: str | None = Field(default=None, description="detector model (default: the only one served)")
+    detector_version: int | None = Field(default=None, ge=1, description="detector version (default: newest)")
+    detect_score_threshold: float | None = Field(
+        default=None, ge=0, le=1, description="drop detections scoring below this (default: the service's)"
+    )
+    detect_max_persons: int | None = Field(
+        default=None, ge=1, description="keep at most this many persons, best first (default: the service's)"
+    )
+    detect_min_size: float | None = Field(
+        default=None,
+        ge=0,
+        description="drop boxes narrower or lower than this many pixels (default: the service's)",
+    )
+
+    _detector_version_is_not_a_boolean = field_validator("detector_version", mode="before")(_not_a_boolean)
+
+
+class PoseOptions(DetectionFields):
+    """What both request forms of /v1/pose share."""
+
+    persons: list[Person] | None = Field(
+        default=None,
+        min_length=1,
+        description="where the persons are; leave it out to have the person detector find them",
+    )
     flip: bool = Field(default=True, description="average with the mirrored crop, as the reference")
     model: str | None = Field(default=None, description="model name (default: the only or configured one)")
     version: int | None = Field(default=None, ge=1, description="model version (default: newest ready)")
+    detect: bool | None = Field(
+        default=None,
+        description="run the person detector (the default when no persons are given; true with persons is an "
+        "error, false without persons too)",
+    )
 
-    @field_validator("version", mode="before")
-    @classmethod
-    def _version_is_not_a_boolean(cls, value: Any) -> Any:
-        """pydantic reads true as 1; a multipart form sends the version as text, so it cannot be strict."""
-        if isinstance(value, bool):
-            raise ValueError("version must be an integer, not true or false")
-        return value
+    _version_is_not_a_boolean = field_validator("version", mode="before")(_not_a_boolean)
+
+    @model_validator(mode="after")
+    def _persons_or_detect(self) -> Self:
+        if self.persons is not None and self.detect:
+            raise ValueError("give persons or detect: true, not both")
+        if self.persons is None and self.detect is False:
+            raise ValueError("without persons the detector must find them: give persons, or leave out detect")
+        return self
 
 
-class PoseJsonRequest(PoseOptions):
+class EncodedImage(BaseModel):
     image_base64: str = Field(description="the image file (JPEG, PNG, BMP or WebP), base64-encoded")
+
+
+class PoseJsonRequest(PoseOptions, EncodedImage):
+    """POST /v1/pose as JSON."""
+
+
+class DetectJsonRequest(DetectionFields, EncodedImage):
+    """POST /v1/detect as JSON."""
 
 
 class Keypoint(BaseModel):
@@ -66,9 +120,10 @@ class Keypoint(BaseModel):
 
 
 class PersonPose(BaseModel):
-    box: list[float]
+    box: list[float] = Field(description="[x1, y1, x2, y2] as given, or as the detector found it")
     center: list[float]
     scale: float
+    score: float | None = Field(description="the detector's score for this person; null for a given person")
     keypoints: list[Keypoint]
 
 
@@ -82,6 +137,18 @@ class ModelRef(BaseModel):
 class ImageSize(BaseModel):
     width: int
     height: int
+
+
+class DetectedPerson(BaseModel):
+    box: list[float] = Field(description="[x1, y1, x2, y2] in image pixels")
+    score: float = Field(description="the detector's score, 0..1")
+
+
+class DetectResponse(BaseModel):
+    model: ModelRef = Field(description="the detector that ran")
+    image: ImageSize
+    persons: list[DetectedPerson] = Field(description="best score first")
+    timing_ms: dict[str, float]
 
 
 class PoseResponse(BaseModel):
@@ -104,12 +171,13 @@ class VersionInfo(BaseModel):
         "OpenVINO's execution devices); null when not loaded"
     )
     input_size: list[int] | None = Field(description="[height, width] of the network input")
-    heatmap_size: list[int] | None
+    heatmap_size: list[int] | None = Field(description="[height, width] of a pose model's heatmaps")
     exported_at: str | None
 
 
 class ModelInfo(BaseModel):
     name: str
+    kind: str = Field(description="'pose' (crops in, keypoints out) or 'detector' (an image in, boxes out)")
     default_version: int | None
     versions: list[VersionInfo]
 

@@ -9,21 +9,21 @@ h11's refusals as JSON like every other error; the body's deadline is an ASGI mi
 """
 
 import asyncio
-import json
 import uuid
 from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from service.errors import error_body
 from service.middleware import REQUEST_ID_HEADER
-from service.settings import Settings
+from service.settings import HEADER_TIMEOUT_S, Settings
 
 
 class LimitedH11Protocol(H11Protocol):
     """h11 that closes a connection whose next request line and headers are not in within the deadline."""
 
-    header_timeout_s: float = 10.0
+    header_timeout_s: float = HEADER_TIMEOUT_S
 
     _header_deadline: asyncio.TimerHandle | None = None
 
@@ -47,7 +47,7 @@ class LimitedH11Protocol(H11Protocol):
         request_id = uuid.uuid4().hex
         detail = "malformed HTTP request, or its request line and headers are over the size limit"
         self.logger.warning("refused a request h11 could not parse", extra={"request_id": request_id})
-        body = json.dumps({"detail": detail, "request_id": request_id}).encode()
+        body = error_body(detail, request_id)
         headers = [
             (b"content-type", b"application/json"),
             (REQUEST_ID_HEADER.encode(), request_id.encode()),

@@ -6,16 +6,34 @@ from typing import Annotated, Literal, get_args
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from core.devices import MindSporeTarget
-from service.backends.registry import BACKEND_CHOICES
-from service.gears import DEFAULT_GEARS, check_gears
+from core.codec import FLIP_PAIR_CROPS
+from runtime.backends.registry import BACKEND_CHOICES
+from runtime.gears import check_gears
+from runtime.options import (
+    BackendOptions,
+    BatchingOptions,
+    DetectionOptions,
+    LiteOptions,
+    LiteTarget,
+    MindSporeOptions,
+    MindSporeTarget,
+    OnnxRuntimeOptions,
+    OpenVinoHint,
+    OpenVinoOptions,
+    OpenVinoPrecision,
+    RuntimeOptions,
+)
 
 LogLevel = Literal["debug", "info", "warning", "error"]
-LiteTarget = Literal["ascend", "gpu", "cpu"]
-OpenVinoHint = Literal["LATENCY", "THROUGHPUT"]
-OpenVinoPrecision = Literal["f32", "bf16", "f16"]
 
 LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
+# The runtime's defaults are the service's: each setting below that the runtime reads takes its default here.
+_RUNTIME = RuntimeOptions()
+_ORT, _OPENVINO, _LITE = _RUNTIME.backends.onnxruntime, _RUNTIME.backends.openvino, _RUNTIME.backends.lite
+_BATCHING = _RUNTIME.batching
+_DETECTION = _RUNTIME.detection
+# Time a request's line and headers get (uvicorn has no such deadline; service.server adds it).
+HEADER_TIMEOUT_S = 10.0
 
 
 class Settings(BaseSettings):
@@ -23,70 +41,115 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="HGPOSE_", extra="ignore")
 
-    model_repo: Path = Path("model_repo")
+    model_repo: Path = _RUNTIME.model_repo
     default_model: str | None = Field(
         default=None, description="model used when a request names none (default: the only one served)"
     )
-    backend: str = Field(default="auto", description=f"one of {', '.join(BACKEND_CHOICES)}")
+    backend: str = Field(default=_RUNTIME.backend, description=f"one of {', '.join(BACKEND_CHOICES)}")
     repository_poll_s: float = Field(
-        default=0,
+        default=_RUNTIME.repository_poll_s,
         ge=0,
         description="seconds between scans of model_repo for new, changed or removed versions (0: off)",
     )
 
-    ort_intra_op_threads: int = Field(default=0, ge=0, description="0 lets onnxruntime choose")
-    ort_inter_op_threads: int = Field(default=1, ge=0)
+    ort_intra_op_threads: int = Field(
+        default=_ORT.intra_op_threads, ge=0, description="0 lets onnxruntime choose"
+    )
+    ort_inter_op_threads: int = Field(default=_ORT.inter_op_threads, ge=0)
     ort_use_cuda: bool | None = Field(
-        default=None,
+        default=_ORT.use_cuda,
         description="unset: CUDA when the installed onnxruntime has it; true: ask for CUDA (a fallback to "
         "the CPU is logged as a warning); false: CPU only",
     )
 
-    openvino_device: str = Field(default="CPU", description="OpenVINO device: CPU, GPU, AUTO, ...")
-    openvino_threads: int = Field(default=0, ge=0, description="inference threads; 0 lets OpenVINO choose")
+    openvino_device: str = Field(default=_OPENVINO.device, description="OpenVINO device: CPU, GPU, AUTO, ...")
+    openvino_threads: int = Field(
+        default=_OPENVINO.threads, ge=0, description="inference threads; 0 lets OpenVINO choose"
+    )
     openvino_performance_hint: OpenVinoHint = Field(
-        default="LATENCY", description="LATENCY suits the batcher's one inference at a time"
+        default=_OPENVINO.performance_hint, description="LATENCY suits the batcher's one inference at a time"
     )
     openvino_inference_precision: OpenVinoPrecision = Field(
-        default="f32",
+        default=_OPENVINO.inference_precision,
         description="f32 keeps fp32 models' answers; OpenVINO's own default on bf16-capable CPUs is bf16",
     )
 
-    lite_target: LiteTarget = "ascend"
-    lite_device_id: int = Field(default=0, ge=0)
-    lite_precision_mode: str = "enforce_fp32"
-    lite_cpu_threads: int = Field(default=2, ge=0)
+    lite_target: LiteTarget = _LITE.target
+    lite_device_id: int = Field(default=_LITE.device_id, ge=0)
+    lite_precision_mode: str = _LITE.precision_mode
+    lite_cpu_threads: int = Field(default=_LITE.cpu_threads, ge=0)
     lite_batch_gears: Annotated[tuple[int, ...], NoDecode] = Field(
-        default=DEFAULT_GEARS,
-        description="batch sizes Lite declares on Ascend/GPU (2 is always added; each <= 2048)",
+        default=_LITE.gears,
+        description=f"batch sizes Lite declares on Ascend/GPU ({FLIP_PAIR_CROPS} always added; each <= 2048)",
     )
 
-    mindspore_device_target: MindSporeTarget = "CPU"
+    mindspore_device_target: MindSporeTarget = _RUNTIME.backends.mindspore.device_target
 
-    max_batch: int = Field(default=8, ge=1, description="most crops (flip copies included) per inference")
+    detector: str | None = Field(
+        default=_DETECTION.model,
+        description="detector model a request without persons uses (default: the only one)",
+    )
+    detect_score_threshold: float = Field(
+        default=_DETECTION.score_threshold,
+        ge=0,
+        le=1,
+        description="detections scoring below this are dropped",
+    )
+    detect_iou_threshold: float = Field(
+        default=_DETECTION.iou_threshold,
+        gt=0,
+        le=1,
+        description="NMS: a box overlapping a better one more goes",
+    )
+    detect_max_persons: int = Field(
+        default=_DETECTION.max_persons,
+        ge=1,
+        description="most persons kept from one image (at most max_persons)",
+    )
+    detect_min_size: float = Field(
+        default=_DETECTION.min_size,
+        ge=0,
+        description="boxes narrower or lower than this many pixels are dropped",
+    )
+
+    max_batch: int = Field(
+        default=_BATCHING.max_batch, ge=1, description="most crops (flip copies included) per inference"
+    )
     max_wait_ms: float = Field(
-        default=0.0,
+        default=_BATCHING.max_wait_s * 1000,
         ge=0,
         description="how long a batch waits to fill up; at 0 it leaves when inference is free, and what "
         "arrives meanwhile forms the next batch",
     )
-    queue_size: int = Field(default=64, ge=1, description="most crops waiting for inference per model")
-    request_deadline_ms: float = Field(default=30_000, gt=0)
+    queue_size: int = Field(
+        default=_BATCHING.queue_size, ge=1, description="most crops waiting for inference per model"
+    )
+    request_deadline_ms: float = Field(default=_RUNTIME.request_deadline_s * 1000, gt=0)
     retry_after_s: int = Field(default=1, ge=0, description="Retry-After of a 503 for a full queue")
 
     api_key: str | None = Field(default=None, description="when set, /v1/* needs 'Authorization: Bearer KEY'")
     max_body_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
-    max_image_pixels: int = Field(default=40_000_000, ge=1)
-    max_persons: int = Field(default=16, ge=1)
+    max_image_pixels: int = Field(default=_RUNTIME.max_image_pixels, ge=1)
+    max_persons: int = Field(default=_RUNTIME.max_persons, ge=1)
     max_concurrent_decodes: int = Field(
-        default=2, ge=1, description="images decoded and cropped at once (each up to 8 bytes per pixel)"
+        default=_RUNTIME.max_concurrent_decodes,
+        ge=1,
+        description="images decoded and cropped at once (each up to 8 bytes per pixel)",
+    )
+
+    keypoint_threads: int = Field(
+        default=_RUNTIME.keypoint_threads,
+        ge=1,
+        description="threads that decode keypoints from heatmaps, each taking a share of the persons",
     )
 
     max_header_bytes: int = Field(
         default=16 * 1024, ge=1024, description="request line and headers (h11 answers 400 and closes above)"
     )
     header_timeout_s: float = Field(
-        default=10.0, gt=0, description="a request's line and headers must arrive within this (else closed)"
+        default=HEADER_TIMEOUT_S,
+        gt=0,
+        description="a request's line and headers must arrive within this (else closed)",
     )
     body_timeout_s: float = Field(
         default=20.0, gt=0, description="a request's body must arrive within this after its headers (408)"
@@ -116,7 +179,7 @@ class Settings(BaseSettings):
     @field_validator("lite_batch_gears", mode="before")
     @classmethod
     def _gears_from_text(cls, value: object) -> tuple[int, ...]:
-        """`HGPOSE_LITE_BATCH_GEARS=1,2,4,8`: sorted, distinct, with the flip pair 2, each in 1..2048."""
+        """`HGPOSE_LITE_BATCH_GEARS=1,2,4,8`: sorted, distinct, with the flip pair, each in 1..2048."""
         if isinstance(value, str):
             value = [part for part in value.replace(" ", "").split(",") if part]
         if not isinstance(value, list | tuple):
@@ -126,9 +189,50 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _queue_holds_a_request(self) -> "Settings":
         """A request that can never fit in the queue would be refused forever: reject such settings."""
-        if self.queue_size < 2 * self.max_persons:
+        if self.queue_size < FLIP_PAIR_CROPS * self.max_persons:
             raise ValueError(
-                f"queue_size ({self.queue_size}) must hold the largest request: 2 crops (flip) x "
-                f"max_persons ({self.max_persons})"
+                f"queue_size ({self.queue_size}) must hold the largest request: {FLIP_PAIR_CROPS} crops "
+                f"(flip) x max_persons ({self.max_persons})"
             )
         return self
+
+    def runtime_options(self) -> RuntimeOptions:
+        """What the runtime is told: every setting it reads, in its own types."""
+        return RuntimeOptions(
+            model_repo=self.model_repo,
+            backend=self.backend,
+            default_model=self.default_model,
+            repository_poll_s=self.repository_poll_s,
+            backends=BackendOptions(
+                onnxruntime=OnnxRuntimeOptions(
+                    self.ort_intra_op_threads, self.ort_inter_op_threads, self.ort_use_cuda
+                ),
+                openvino=OpenVinoOptions(
+                    self.openvino_device,
+                    self.openvino_threads,
+                    self.openvino_performance_hint,
+                    self.openvino_inference_precision,
+                ),
+                lite=LiteOptions(
+                    self.lite_target,
+                    self.lite_device_id,
+                    self.lite_precision_mode,
+                    self.lite_cpu_threads,
+                    self.lite_batch_gears,
+                ),
+                mindspore=MindSporeOptions(self.mindspore_device_target),
+            ),
+            batching=BatchingOptions(self.max_batch, self.max_wait_ms / 1000, self.queue_size),
+            detection=DetectionOptions(
+                model=self.detector,
+                score_threshold=self.detect_score_threshold,
+                iou_threshold=self.detect_iou_threshold,
+                max_persons=self.detect_max_persons,
+                min_size=self.detect_min_size,
+            ),
+            request_deadline_s=self.request_deadline_ms / 1000,
+            max_image_pixels=self.max_image_pixels,
+            max_persons=self.max_persons,
+            max_concurrent_decodes=self.max_concurrent_decodes,
+            keypoint_threads=self.keypoint_threads,
+        )

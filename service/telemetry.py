@@ -9,7 +9,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from service.batching import BatchObserver
+from runtime.batching import BatchObserver
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)

@@ -30,7 +30,7 @@ SERVICE_START_TIMEOUT_S = 120.0
 
 def export_tiny_model(repo: Path, name: str = TINY_MODEL_NAME, version: int = 1, seed: int = 0) -> Path:
     """Export a seeded random-weight 2-stack network into repo/name/version with training.export."""
-    from core.cpu_isa import limit_onednn_isa
+    from runtime.backends.cpu_isa import limit_onednn_isa
 
     limit_onednn_isa()
     import mindspore

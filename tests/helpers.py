@@ -3,6 +3,7 @@
 Importable as `helpers` from any test module (pytest puts `tests/` on the path for `tests/conftest.py`).
 """
 
+import json
 import socket
 import threading
 import time
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 
 from core.mpii import MPII_SAMPLE_DIR
@@ -71,3 +73,18 @@ def app_in_thread(app: Any, **config: Any) -> Iterator[ServedApp]:
         server.should_exit = True
         thread.join(timeout=SERVER_STOP_TIMEOUT_S)
         sock.close()
+
+
+def post_pose(
+    url: str,
+    image: bytes,
+    persons: list[dict[str, Any]],
+    query: str = "",
+    headers: dict[str, str] | None = None,
+    timeout: float = 60.0,
+    **fields: str,
+) -> httpx.Response:
+    """POST /v1/pose as multipart: `image` as the file, `persons` as JSON, the other form fields as given."""
+    data = {"persons": json.dumps(persons), **fields}
+    files = {"image": ("image", image)}
+    return httpx.post(f"{url}/v1/pose{query}", files=files, data=data, headers=headers, timeout=timeout)

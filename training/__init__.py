@@ -1,9 +1,5 @@
-"""MindSpore training subproject: the 2-stack hourglass network, checkpoint import, training and export.
+"""Training subproject: the 2-stack hourglass network in MindSpore (and PyTorch for GPUs), data sets and the
+synthetic generator, training, evaluation, import of other checkpoints, export and int8 quantisation.
 
-Every module here imports MindSpore, and the oneDNN ISA cap (docs/reference.md#avx-512-trap) only works if it
-is set before MindSpore's first import, so importing the package sets it.
+Importing the package does nothing; the modules that use MindSpore import `training.isa_cap` first.
 """
-
-from core.cpu_isa import limit_onednn_isa
-
-limit_onednn_isa()

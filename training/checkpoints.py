@@ -9,6 +9,8 @@ recognised by name and skipped, since it is not part of the network.
 from collections.abc import Mapping
 from pathlib import Path
 
+import training.isa_cap  # noqa: F401  (before MindSpore's first import)
+
 import mindspore as ms
 import numpy as np
 from mindspore import Parameter, Tensor, nn

@@ -7,8 +7,8 @@ from typing import Any, get_args
 
 import yaml
 
-from core.devices import MINDSPORE_TARGETS
 from core.hourglass import heatmap_side
+from runtime.options import MINDSPORE_TARGETS
 
 NO_DATA_MESSAGE = "give data, or both train_annot and image_dir"
 

@@ -8,7 +8,9 @@ MindSpore is imported only by `create_dataset`, so the sample code runs anywhere
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+import training.isa_cap  # noqa: F401  (before MindSpore's first import)
 
 import cv2
 import numpy as np
@@ -16,7 +18,8 @@ import numpy as np
 from core.codec import HeatmapCodec
 from core.geometry import crop_image, crop_transform, transform_points
 from core.joints import FLIP_PERMUTATION
-from core.mpii import MpiiAnnotations, read_annotations
+from core.model_repo import PIXEL_MAX
+from core.mpii import MpiiAnnotations
 
 if TYPE_CHECKING:
     import mindspore.dataset as msds
@@ -95,7 +98,7 @@ def crop_batch(annotations: MpiiAnnotations, indices: range, image_dir: Path, in
     for i in indices:
         rgb = read_rgb(Path(image_dir) / annotations.imgname[i]).astype(np.float32)
         crops.append(crop_image(rgb, annotations.center[i], annotations.scale[i], input_size))
-    return np.stack(crops) / np.float32(255.0)
+    return np.stack(crops) / np.float32(PIXEL_MAX)
 
 
 class PoseDataset:
@@ -121,10 +124,6 @@ class PoseDataset:
         self.augmentation = augmentation
         self.seed = seed
         self._draws = 0
-
-    @classmethod
-    def from_files(cls, annotation_file: Path, image_dir: Path, **kwargs: Any) -> "PoseDataset":
-        return cls(read_annotations(annotation_file), image_dir, **kwargs)
 
     def __len__(self) -> int:
         return len(self.annotations)
@@ -163,7 +162,7 @@ class PoseDataset:
             self.input_size,
             transform.rotation_deg,
         )
-        image = crop.astype(np.float32) / np.float32(255.0)
+        image = crop.astype(np.float32) / np.float32(PIXEL_MAX)
         if transform.flip:
             image = np.ascontiguousarray(image[:, ::-1])
         if transform.jitters:

@@ -6,8 +6,8 @@
 Crops every annotated person at its centre/scale (docs/reference.md#decoding), runs the network on the
 crop and (flip test, the default) on its mirror, decodes with core.codec and scores with core.metrics.
 Writes result.txt (the printed report), result.json and preds.h5 (0-based image coordinates) to --out. The
-oneDNN ISA cap (docs/reference.md#avx-512-trap) is set by importing the `training` package, before
-MindSpore loads.
+oneDNN ISA cap (docs/reference.md#avx-512-trap) is set by importing `training.isa_cap`, before MindSpore
+loads.
 """
 
 import argparse
@@ -16,13 +16,15 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import training.isa_cap  # noqa: F401  (before MindSpore's first import)
+
 import mindspore as ms
 import numpy as np
 from mindspore import nn
 
-from core.devices import MINDSPORE_TARGETS
 from core.metrics import ScoreReport, score_predictions
 from core.mpii import MpiiAnnotations, read_annotations, write_predictions
+from runtime.options import MINDSPORE_TARGETS
 from training.checkpoints import load_network
 from training.runtime import use_device
 from training.scoring import predict_keypoints

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import training.isa_cap  # noqa: F401  (before MindSpore's first import)
+
 import mindspore as ms
 import numpy as np
 import onnx

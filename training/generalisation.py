@@ -1,7 +1,7 @@
 """Generalisation measured, not assumed: a model's seed PCK per style family of the generator, and on the
 five real MPII persons shipped in core/data/mpii_sample.
 
-    python -m training.generalisation score --model model_repo/hourglass/4 [--persons 100] [--seed 7]
+    python -m training.generalisation score --model model_repo/hourglass/6 [--persons 100] [--seed 7]
     python -m training.generalisation score --torch-model runs/x/model.pt --features 256 --input-size 256 \
         [--held-out FAMILY]
     python -m training.generalisation holdout --hold-out textured --train-data DIR --out runs/holdout \\
@@ -22,7 +22,6 @@ on a GPU when PyTorch sees one, else (slowly) on the CPU.
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from core.codec import HeatmapCodec
 from core.metrics import score_predictions
 from core.model_repo import ModelRepositoryError, read_metadata
 from core.mpii import MPII_SAMPLE_DIR, MPII_SAMPLE_PERSONS, MpiiAnnotations, read_annotations
-from training.dataset import crop_batch
+from training.scoring import LastStack, predict_keypoints
 from training.synth.families import FAMILIES
 from training.synth.parallel import generate
 
@@ -40,9 +39,6 @@ from training.synth.parallel import generate
 MPII_ROW = "MPII (5 real persons)"
 VALIDATION_SEED = 7  # not the seeds that training sets use
 VALIDATION_IMAGE_SIZE = (320, 448)
-
-# Crops (B, S, S, 3) float32 RGB in [0, 1] -> last-stack heatmaps (B, J, H, W).
-Predictor = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -55,7 +51,7 @@ class Row:
     pckh: float  # official PCKh@0.5 mean, percent
 
 
-def onnx_predictor(version_dir: Path, threads: int = 0) -> tuple[Predictor, HeatmapCodec]:
+def onnx_predictor(version_dir: Path, threads: int = 0) -> tuple[LastStack, HeatmapCodec]:
     """An exported model version (model.onnx + metadata.json) under onnxruntime on the CPU."""
     import onnxruntime as ort
 
@@ -73,7 +69,7 @@ def onnx_predictor(version_dir: Path, threads: int = 0) -> tuple[Predictor, Heat
     return predict, HeatmapCodec.from_metadata(metadata)
 
 
-def torch_predictor(checkpoint: Path, features: int, input_size: int) -> tuple[Predictor, HeatmapCodec]:
+def torch_predictor(checkpoint: Path, features: int, input_size: int) -> tuple[LastStack, HeatmapCodec]:
     """A training.train_torch checkpoint (reference layout) on the GPU when there is one."""
     import torch
 
@@ -94,21 +90,17 @@ def torch_predictor(checkpoint: Path, features: int, input_size: int) -> tuple[P
 
 def score(
     name: str,
-    predict: Predictor,
+    predict: LastStack,
     codec: HeatmapCodec,
     annotations: MpiiAnnotations,
     image_dir: Path,
     batch: int = 16,
 ) -> Row:
     """Seed PCK with the flip test, as the service and training.eval compute it."""
-    preds = []
-    for start in range(0, len(annotations), batch):
-        indices = range(start, min(start + batch, len(annotations)))
-        crops = crop_batch(annotations, indices, image_dir, codec.input_size)
-        heatmaps, mirrored = predict(crops), predict(crops[:, :, ::-1])
-        decoded = codec.decode(heatmaps, annotations.center[indices], annotations.scale[indices], mirrored)
-        preds.append(decoded.image_xy)
-    report = score_predictions(annotations, np.concatenate(preds), pred_origin=0)
+    preds, _ = predict_keypoints(
+        predict, annotations, image_dir, codec.input_size, flip=True, batch_size=batch
+    )
+    report = score_predictions(annotations, preds, pred_origin=0)
     return Row(
         name,
         len(annotations),
@@ -132,7 +124,7 @@ def validation_sets(data: Path, persons: int, seed: int, workers: int | None) ->
 
 
 def score_all(
-    predict: Predictor, codec: HeatmapCodec, folders: dict[str, Path], mpii_dir: Path = MPII_SAMPLE_DIR
+    predict: LastStack, codec: HeatmapCodec, folders: dict[str, Path], mpii_dir: Path = MPII_SAMPLE_DIR
 ) -> list[Row]:
     rows = [
         score(family, predict, codec, read_annotations(folder / "annot" / "valid.h5"), folder / "images")
@@ -165,7 +157,7 @@ def gap_summary(rows: list[Row], held_out: str) -> dict[str, float]:
     return {"held_out_pck": held, "in_distribution_pck": in_distribution, "gap": in_distribution - held}
 
 
-def _predictor(args: argparse.Namespace) -> tuple[Predictor, HeatmapCodec]:
+def _predictor(args: argparse.Namespace) -> tuple[LastStack, HeatmapCodec]:
     if args.model is not None:
         return onnx_predictor(args.model)
     return torch_predictor(args.torch_model, args.features, args.input_size)

@@ -1,6 +1,6 @@
 """Recover a MindSpore `.ckpt` from a model version's `model.onnx`, to fine-tune a shipped model.
 
-    python -m training.import_onnx model_repo/hourglass/4/model.onnx --out runs/v4.ckpt
+    python -m training.import_onnx model_repo/hourglass/6/model.onnx --out runs/v6.ckpt
 
 `training.export` writes the network's parameters into the ONNX graph as initializers under their
 MindSpore names (BatchNorm statistics included), so the checkpoint is those initializers that name a
@@ -12,6 +12,8 @@ a fresh network before it is written, so a written file always loads.
 
 import sys
 from pathlib import Path
+
+import training.isa_cap  # noqa: F401  (before MindSpore's first import)
 
 import numpy as np
 from mindspore import nn

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import training.isa_cap  # noqa: F401  (before MindSpore's first import)
+
 from mindspore import Tensor, nn, ops
 
 from core.hourglass import HOURGLASS_DEPTH, STEM_CHANNELS, STEM_RESIDUAL_CHANNELS

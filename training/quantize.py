@@ -48,8 +48,8 @@ from core.model_repo import (
     write_metadata,
 )
 from core.mpii import MpiiAnnotations, read_annotations
-from service.backends import create_backend
-from service.settings import Settings
+from runtime.backends import create_backend
+from runtime.options import RuntimeOptions
 from training.dataset import crop_batch
 from training.scoring import predict_keypoints
 
@@ -140,8 +140,8 @@ def write_ir(onnx_path: Path, ir_path: Path) -> None:
 def seed_pck(
     version_dir: Path, runtime: str, annotations: MpiiAnnotations, image_dir: Path, input_size: int
 ) -> float:
-    """Seed PCK of the files in `version_dir` served by the service's `runtime` backend."""
-    backend = create_backend(runtime, version_dir, Settings(backend=runtime))
+    """Seed PCK of the files in `version_dir` served by the runtime's `runtime` backend."""
+    backend = create_backend(runtime, version_dir, RuntimeOptions(backend=runtime))
     try:
         preds, _ = predict_keypoints(
             lambda crops: backend.infer(crops)[:, -1], annotations, image_dir, input_size, flip=True

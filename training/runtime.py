@@ -1,5 +1,7 @@
 """MindSpore device and execution mode, set once per process by every training entry point."""
 
+import training.isa_cap  # noqa: F401  (before MindSpore's first import)
+
 import mindspore as ms
 
 

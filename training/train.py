@@ -8,7 +8,7 @@ lines go to OUT/train.log in the seed's format; checkpoints (with optimizer stat
 fresh optimizer) from a checkpoint's weights, e.g. to fine-tune on other data. After training,
 OUT/final.ckpt holds the network and, when validation annotations exist, OUT/eval/result.txt the
 held-out report. Under msrun (--distribute) each rank writes to OUT/rank_<r>/. The oneDNN ISA cap
-(docs/reference.md#avx-512-trap) is set by importing the `training` package, before MindSpore loads.
+(docs/reference.md#avx-512-trap) is set by importing `training.isa_cap`, before MindSpore loads.
 """
 
 import json
@@ -17,6 +17,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Never, TextIO
+
+import training.isa_cap  # noqa: F401  (before MindSpore's first import)
 
 import mindspore as ms
 import numpy as np

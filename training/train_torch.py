@@ -30,11 +30,13 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 from core.codec import HeatmapCodec
 from core.metrics import score_predictions
 from core.mpii import MpiiAnnotations
+from training.config import TrainConfig
 from training.dataset import PoseDataset, Sample, crop_batch
 from training.synth.annotation import read_annotations_without
 from training.torch_network import PoseNet
 
-LR_DECAY, LR_DECAY_STEPS = 0.985, 500
+# The seed's decay factor (training.config), applied every LR_DECAY_STEPS steps instead of every epoch.
+LR_DECAY_STEPS = 500
 LR_DROP_FACTOR = 0.1
 
 
@@ -82,7 +84,7 @@ class Schedule:
         return max(samples / self.total_samples, by_time)
 
     def lr(self, step: int, progress: float) -> float:
-        lr = self.base_lr * LR_DECAY ** (step // LR_DECAY_STEPS)
+        lr = self.base_lr * TrainConfig.lr_decay ** (step // LR_DECAY_STEPS)
         dropped = self.drop_at is not None and progress >= self.drop_at
         return lr * LR_DROP_FACTOR if dropped else lr
 
@@ -169,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--input-size", type=int, default=128)
     parser.add_argument("--features", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--lr", type=float, default=TrainConfig.lr)
     parser.add_argument("--samples", type=int, default=160_000, help="training samples at most")
     parser.add_argument("--seconds", type=float, default=None, help="wall-clock budget of the training loop")
     parser.add_argument(

@@ -4,16 +4,16 @@ They are `async def` although they never wait: FastAPI runs a plain `def` depend
 and five thread hops per request cost the event loop more than these getters themselves.
 """
 
-import asyncio
 import secrets
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from runtime.engine import PoseRuntime
+from runtime.repository.live import LiveRepository
+from runtime.repository.snapshot import ModelRepository
 from service.errors import ServiceError
-from service.live_repository import LiveRepository
-from service.repository import ModelRepository
 from service.settings import Settings
 from service.telemetry import ServiceMetrics
 
@@ -33,26 +33,27 @@ async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+async def get_runtime(request: Request) -> PoseRuntime:
+    return request.app.state.runtime
+
+
 async def get_live_repository(request: Request) -> LiveRepository:
-    return request.app.state.live_repository
+    runtime: PoseRuntime = request.app.state.runtime
+    return runtime.repository
 
 
 async def get_repository(request: Request) -> ModelRepository:
-    """The snapshot served now (service.live_repository swaps it as versions come and go)."""
-    live_repository: LiveRepository = request.app.state.live_repository
-    return live_repository.snapshot
+    """The snapshot served now (runtime.repository.live swaps it as versions come and go)."""
+    runtime: PoseRuntime = request.app.state.runtime
+    return runtime.repository.snapshot
 
 
 async def get_metrics(request: Request) -> ServiceMetrics:
     return request.app.state.metrics
 
 
-async def get_decode_slots(request: Request) -> asyncio.Semaphore:
-    return request.app.state.decode_slots
-
-
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-DecodeSlotsDep = Annotated[asyncio.Semaphore, Depends(get_decode_slots)]
+RuntimeDep = Annotated[PoseRuntime, Depends(get_runtime)]
 RepositoryDep = Annotated[ModelRepository, Depends(get_repository)]
 LiveRepositoryDep = Annotated[LiveRepository, Depends(get_live_repository)]
 MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]

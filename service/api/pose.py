@@ -1,75 +1,38 @@
 """POST /v1/pose: an image and person regions in (multipart or JSON), 16 keypoints per person out."""
 
-from typing import Annotated, Any, Literal
+import asyncio
+import time
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from starlette.concurrency import run_in_threadpool
 
-from service import pipeline
-from service.api.deps import DecodeSlotsDep, LiveRepositoryDep, MetricsDep, SettingsDep, require_api_key
-from service.batching import (
-    BatcherClosedError,
-    BatcherError,
-    DeadlineExceededError,
-    GroupTooLargeError,
-    InferenceError,
-    QueueFullError,
+from runtime.options import DetectionOptions
+from runtime.pipeline.pose import PoseEstimate
+from runtime.pipeline.regions import PersonSpec
+from runtime.pipeline.rendering import render_png
+from runtime.repository.version import ServedVersion
+from service.api.deps import MetricsDep, RuntimeDep, SettingsDep, require_api_key
+from service.api.request_bodies import image_request_body
+from service.image_request import read_image_request
+from service.schemas import (
+    DetectionFields,
+    ErrorResponse,
+    ImageSize,
+    Keypoint,
+    ModelRef,
+    PersonPose,
+    PoseJsonRequest,
+    PoseOptions,
+    PoseResponse,
 )
-from service.errors import ServiceError
-from service.rendering import PNG_MEDIA_TYPE, render_png, wants_png
-from service.schemas import ErrorResponse, PoseJsonRequest, PoseResponse
-from service.settings import Settings
+
+PNG_MEDIA_TYPE = "image/png"
+NumberT = TypeVar("NumberT", int, float)
 
 router = APIRouter(tags=["pose"], dependencies=[Depends(require_api_key)])
 
 
-def _inline_definitions(schema: dict[str, Any]) -> dict[str, Any]:
-    """A pydantic JSON schema with its `$defs` written in place of each `$ref`.
-
-    The schema sits in `openapi_extra`, which FastAPI does not add to the document's components, so a
-    `$ref` there would point at nothing (ReDoc refuses to render such a document).
-    """
-    definitions = schema.pop("$defs", {})
-
-    def resolve(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
-            return {key: resolve(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [resolve(item) for item in node]
-        return node
-
-    return resolve(schema)
-
-
-_JSON_BODY_SCHEMA = _inline_definitions(PoseJsonRequest.model_json_schema())
-_MULTIPART_SCHEMA = {
-    "type": "object",
-    "required": ["image", "persons"],
-    "additionalProperties": False,
-    "properties": {
-        "image": {"type": "string", "format": "binary", "description": "JPEG, PNG, BMP or WebP file"},
-        "persons": {
-            "type": "string",
-            "description": 'JSON list, e.g. [{"box": [10, 20, 200, 400]}]',
-            "contentMediaType": "application/json",
-            "contentSchema": _JSON_BODY_SCHEMA["properties"]["persons"],
-        },
-        "flip": {"type": "boolean", "default": True},
-        "model": {"type": "string"},
-        "version": {"type": "integer", "minimum": 1},
-    },
-}
-_OPENAPI_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {"schema": _MULTIPART_SCHEMA},
-            "application/json": {"schema": _JSON_BODY_SCHEMA},
-        },
-    }
-}
+_OPENAPI_BODY = image_request_body(PoseJsonRequest)
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {PNG_MEDIA_TYPE: {}},
@@ -82,25 +45,69 @@ RenderQuery = Annotated[
     Query(description="'png': answer with the image and the skeletons drawn on it instead of JSON"),
 ]
 
-_BATCHER_STATUS: dict[type[BatcherError], int] = {
-    QueueFullError: 503,
-    BatcherClosedError: 503,
-    DeadlineExceededError: 504,
-    InferenceError: 500,
-    GroupTooLargeError: 422,
-}
+
+def wants_png(render: str | None, accept: str) -> bool:
+    """`?render=png`, or an Accept header that names image/png and not application/json."""
+    if render == "png":
+        return True
+    media_types = {part.split(";")[0].strip().lower() for part in accept.split(",")}
+    return PNG_MEDIA_TYPE in media_types and "application/json" not in media_types
 
 
-def http_error(error: BatcherError, settings: Settings) -> ServiceError:
-    """The one place a batcher failure becomes an HTTP status: 503 asks the client to retry later."""
-    status = _BATCHER_STATUS[type(error)]
-    if status == 503:
-        return ServiceError(status, str(error), {"Retry-After": str(settings.retry_after_s)})
-    if status == 504:
-        return ServiceError(
-            status, f"the request did not finish within its deadline of {settings.request_deadline_ms:g} ms"
+def person_specs(options: PoseOptions) -> list[PersonSpec] | None:
+    """The persons the request gives, or None: the detector is to find them."""
+    if options.persons is None:
+        return None
+    return [PersonSpec(box=p.box, center=p.center, scale=p.scale) for p in options.persons]
+
+
+def detection_options(options: DetectionFields, defaults: DetectionOptions) -> DetectionOptions:
+    """The service's detection options with what the request sets on top."""
+    return DetectionOptions(
+        model=options.detector or defaults.model,
+        version=options.detector_version or defaults.version,
+        score_threshold=_given(options.detect_score_threshold, defaults.score_threshold),
+        iou_threshold=defaults.iou_threshold,
+        max_persons=_given(options.detect_max_persons, defaults.max_persons),
+        min_size=_given(options.detect_min_size, defaults.min_size),
+    )
+
+
+def _given(value: NumberT | None, default: NumberT) -> NumberT:
+    return default if value is None else value
+
+
+def model_ref(model: ServedVersion) -> ModelRef:
+    return ModelRef(
+        name=model.name,
+        version=model.version,
+        backend=model.key.backend_name,
+        precision=model.metadata.precision,
+    )
+
+
+def response_body(found: PoseEstimate, timing_s: dict[str, float]) -> PoseResponse:
+    names = found.model.metadata.joint_names
+    keypoints = found.keypoints
+    persons = [
+        PersonPose(
+            box=[float(v) for v in region.box],
+            center=[float(v) for v in region.center],
+            scale=float(region.scale),
+            score=region.score,
+            keypoints=[
+                Keypoint(name=name, x=float(xy[0]), y=float(xy[1]), score=float(score))
+                for name, xy, score in zip(names, keypoints.image_xy[i], keypoints.scores[i], strict=True)
+            ],
         )
-    return ServiceError(status, str(error))
+        for i, region in enumerate(found.regions)
+    ]
+    return PoseResponse(
+        model=model_ref(found.model),
+        image=ImageSize(width=found.width, height=found.height),
+        persons=persons,
+        timing_ms={key: round(value * 1000, 3) for key, value in timing_s.items()},
+    )
 
 
 @router.post(
@@ -108,25 +115,33 @@ def http_error(error: BatcherError, settings: Settings) -> ServiceError:
     response_model=PoseResponse,
     responses=_RESPONSES,
     openapi_extra=_OPENAPI_BODY,
-    summary="Estimate 16 MPII keypoints for each given person",
+    summary="Estimate 16 MPII keypoints for each given person, or for each person the detector finds",
 )
 async def estimate_pose(
     request: Request,
     settings: SettingsDep,
-    repository: LiveRepositoryDep,
+    runtime: RuntimeDep,
     metrics: MetricsDep,
-    decode_slots: DecodeSlotsDep,
     render: RenderQuery = None,
 ) -> PoseResponse | Response:
-    """Multipart (`image` file, `persons` JSON, `flip`, `model`, `version`) or JSON (`image_base64`, ...).
+    """Multipart (`image` file, `persons` JSON, `flip`, `model`, `version`, `detect_*`...) or JSON
+    (`image_base64`, ...). Without `persons` the person detector finds them.
 
     With `render=png` (or `Accept: image/png`) the answer is the image with the skeletons drawn.
     """
+    started = time.perf_counter()
+    deadline = runtime.deadline()
     png = wants_png(render, request.headers.get("accept", ""))
-    try:
-        found, body = await pipeline.run(request, settings, repository, metrics, decode_slots, keep_image=png)
-    except BatcherError as error:
-        raise http_error(error, settings) from error
+    pose_request = await read_image_request(request, PoseOptions, settings.max_persons)
+    options = pose_request.options
+    detection = detection_options(options, runtime.options.detection)
+    with runtime.lease(options.model, options.version) as model:
+        read = time.perf_counter()
+        found = await runtime.estimate(
+            model, pose_request.image_bytes, person_specs(options), options.flip, deadline, png, detection
+        )
+    metrics.queue_wait.labels(model=model.label).observe(found.timing_s["queue_wait"])
     if png:
-        return Response(await run_in_threadpool(render_png, found), media_type=PNG_MEDIA_TYPE)
-    return body
+        return Response(await asyncio.to_thread(render_png, found), media_type=PNG_MEDIA_TYPE)
+    timing = {"read_request": read - started, **found.timing_s, "total": time.perf_counter() - started}
+    return response_body(found, timing)

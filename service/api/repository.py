@@ -8,11 +8,9 @@ released when the requests holding them are done.
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from starlette.concurrency import run_in_threadpool
 
+from runtime.repository.live import LiveRepository
 from service.api.deps import LiveRepositoryDep, SettingsDep, require_api_key
-from service.errors import ServiceError
-from service.live_repository import LiveRepository, UnknownModelError, disk_versions
 from service.schemas import ErrorResponse, RepositoryIndex, RepositoryVersion
 from service.settings import Settings
 
@@ -22,7 +20,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {status: {"model": ErrorResponse} for
 
 
 async def _index(live: LiveRepository, settings: Settings, name: str | None = None) -> RepositoryIndex:
-    on_disk = await run_in_threadpool(disk_versions, live.root)
+    states = await live.index()
     return RepositoryIndex(
         poll_s=settings.repository_poll_s or None,
         versions=[
@@ -34,7 +32,7 @@ async def _index(live: LiveRepository, settings: Settings, name: str | None = No
                 default=state.is_default,
                 reason=state.reason,
             )
-            for state in live.index(on_disk)
+            for state in states
             if name is None or state.name == name
         ],
     )
@@ -49,18 +47,12 @@ async def repository_index(live: LiveRepositoryDep, settings: SettingsDep) -> Re
 @router.post("/v1/repository/models/{name}/load", response_model=RepositoryIndex, responses=_ERRORS)
 async def load_model(name: str, live: LiveRepositoryDep, settings: SettingsDep) -> RepositoryIndex:
     """Load new or changed versions of `name` from disk, retire removed ones; list its versions after."""
-    try:
-        await live.load_model(name)
-    except UnknownModelError as error:
-        raise ServiceError(404, str(error)) from error
+    await live.load_model(name)
     return await _index(live, settings, name)
 
 
 @router.post("/v1/repository/models/{name}/unload", response_model=RepositoryIndex, responses=_ERRORS)
 async def unload_model(name: str, live: LiveRepositoryDep, settings: SettingsDep) -> RepositoryIndex:
     """Stop serving every version of `name` (poll mode leaves it unloaded until it is loaded again)."""
-    try:
-        await live.unload_model(name)
-    except UnknownModelError as error:
-        raise ServiceError(404, str(error)) from error
+    await live.unload_model(name)
     return await _index(live, settings, name)

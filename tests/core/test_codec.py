@@ -1,3 +1,4 @@
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -133,11 +134,16 @@ def test_permutation_runs_reproduce_any_permutation(seed: int) -> None:
     assert np.array_equal(rebuilt, permutation)
 
 
-def test_decoding_flip_pairs_together_equals_decoding_each_alone(golden_decode: dict) -> None:
-    """37 persons take the two-thread path, split off a block boundary; one person takes neither."""
+@pytest.mark.parametrize("helper_threads", [0, 1, 3])
+def test_decoding_flip_pairs_together_equals_decoding_each_alone(
+    golden_decode: dict, helper_threads: int
+) -> None:
+    """37 persons, shared by the helper threads off block boundaries, equal each person decoded alone."""
     keys = ("heatmaps_orig", "center", "scale", "heatmaps_flipped_input")
     heatmaps, centers, scales, flipped = (golden_decode[key][:37] for key in keys)
-    together = CODEC.decode(heatmaps, centers, scales, flipped_heatmaps=flipped)
+    with ThreadPoolExecutor(max(helper_threads, 1)) as pool:
+        helpers = (pool, helper_threads) if helper_threads else None
+        together = CODEC.decode(heatmaps, centers, scales, flipped_heatmaps=flipped, helpers=helpers)
     for person in range(37):
         alone = CODEC.decode(
             heatmaps[person : person + 1],

@@ -1,6 +1,6 @@
 import pytest
 
-from core.cpu_isa import ONEDNN_ISA_VARIABLE, cpu_flags, has_avx512, limit_onednn_isa
+from runtime.backends.cpu_isa import ONEDNN_ISA_VARIABLE, cpu_flags, has_avx512, limit_onednn_isa
 
 
 def test_reads_flags_from_cpuinfo(tmp_path) -> None:

@@ -241,7 +241,7 @@ def test_the_model_package_init_container_fills_the_volume_the_server_reads(pack
     container = server(deployment)
     (init,) = spec["initContainers"]
     assert init["image"] == container["image"]
-    assert init["command"][:4] == ["python3", "-m", "service.model_package", "fetch"]
+    assert init["command"][:4] == ["python3", "-m", "runtime.repository.package", "fetch"]
     env = {e["name"]: e["value"] for e in init["env"]}
     assert env == {"MODEL_PACKAGE_URL": PACKAGE_URL, "MODEL_PACKAGE_SHA256": PACKAGE_SHA256}
     for reference in re.findall(r"\$\((\w+)\)", " ".join(init["command"])):

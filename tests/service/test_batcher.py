@@ -6,7 +6,7 @@ import threading
 import numpy as np
 import pytest
 
-from service.batching import (
+from runtime.batching import (
     BatcherClosedError,
     DeadlineExceededError,
     DynamicBatcher,

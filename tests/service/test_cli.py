@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import REPO_ROOT
+from helpers import REPO_ROOT, post_pose
 from service_helpers import encode_image, random_image, wait_for_queued_crops
 
 pytestmark = pytest.mark.slow
@@ -38,10 +38,10 @@ def test_sigterm_finishes_in_flight_requests(launch_service, tiny_model_repo: Pa
         image = encode_image(random_image(64, 64, seed=1), "PNG")
         request = threading.Thread(
             target=lambda: results.append(
-                httpx.post(
-                    f"{svc.url}/v1/pose",
-                    files={"image": ("i.png", image)},
-                    data={"persons": json.dumps([{"box": [2, 2, 60, 60]}])},
+                post_pose(
+                    svc.url,
+                    image,
+                    [{"box": [2, 2, 60, 60]}],
                     headers={"X-Request-ID": "in-flight-1"},
                     timeout=30,
                 )

@@ -16,8 +16,8 @@ import pytest
 from service_helpers import load_lite_double
 
 from core.model_repo import MINDIR_FILE, ONNX_FILE, read_metadata
-from service.backends import BackendError
-from service.backends.lite import LiteBackend, LiteOptions, build_model, dynamic_batch_config
+from runtime.backends import BackendError
+from runtime.backends.lite import LiteBackend, LiteOptions, build_model, dynamic_batch_config
 
 pytestmark = pytest.mark.slow
 

@@ -1,5 +1,6 @@
-"""The service on the Lite backend through the real batcher and HTTP, and `python -m service.check`, both on
-the TEST DOUBLE of mindspore_lite (lite_api_double/): what could be checked without an NPU or a GPU."""
+"""The service on the Lite backend through the real batcher and HTTP, and `python -m runtime.backends.check`,
+both on the TEST DOUBLE of mindspore_lite (lite_api_double/): what could be checked without an NPU or a
+GPU."""
 
 import json
 import os
@@ -14,7 +15,7 @@ from types import ModuleType
 import httpx
 import numpy as np
 import pytest
-from helpers import REPO_ROOT
+from helpers import REPO_ROOT, post_pose
 from service_helpers import (
     LITE_DOUBLE_DIR,
     encode_image,
@@ -26,7 +27,7 @@ from service_helpers import (
 
 from core.geometry import box_to_center_scale
 from core.model_repo import MINDIR_FILE
-from service import check
+from runtime.backends import check
 
 pytestmark = pytest.mark.slow
 
@@ -45,15 +46,6 @@ def person_boxes(count: int, seed: int) -> list[list[int]]:
     corners = rng.integers(0, 60, size=(count, 2))
     sizes = rng.integers(30, 70, size=(count, 2))
     return [[int(x), int(y), int(x + w), int(y + h)] for (x, y), (w, h) in zip(corners, sizes, strict=True)]
-
-
-def post_pose(url: str, image: bytes, boxes: list[list[int]], flip: bool) -> httpx.Response:
-    return httpx.post(
-        f"{url}/v1/pose",
-        files={"image": ("i.png", image)},
-        data={"persons": json.dumps([{"box": b} for b in boxes]), "flip": json.dumps(flip)},
-        timeout=120,
-    )
 
 
 def padded_crops(url: str) -> float:
@@ -77,7 +69,7 @@ def test_service_on_lite_answers_like_onnxruntime(
     image = encode_image(pixels, "PNG")
 
     # three persons without flip: one batch of 3 crops, padded to gear 4 on ascend and gpu
-    single = post_pose(url, image, person_boxes(3, 0), flip=False)
+    single = post_pose(url, image, [{"box": b} for b in person_boxes(3, 0)], timeout=120, flip="false")
     assert single.status_code == 200, single.text
     assert padded_crops(url) == (0 if target == "cpu" else 1)
 
@@ -85,7 +77,8 @@ def test_service_on_lite_answers_like_onnxruntime(
     responses: dict[tuple[int, bool], httpx.Response] = {}
 
     def call(count: int, flip: bool) -> None:
-        responses[count, flip] = post_pose(url, image, person_boxes(count, count), flip)
+        boxes = [{"box": b} for b in person_boxes(count, count)]
+        responses[count, flip] = post_pose(url, image, boxes, timeout=120, flip=json.dumps(flip))
 
     threads = [threading.Thread(target=call, args=case) for case in cases]
     for thread in threads:
@@ -116,7 +109,7 @@ def test_service_on_lite_answers_like_onnxruntime(
 def test_a_version_whose_lite_build_fails_is_unavailable_with_the_reason(
     lite_double: ModuleType, serve, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from service.backends import lite
+    from runtime.backends import lite
 
     monkeypatch.setattr(lite, "dynamic_batch_config", lambda *args: {})  # no declaration: Ascend refuses
     url = serve(backend="lite", lite_target="ascend")
@@ -129,7 +122,16 @@ def test_a_version_whose_lite_build_fails_is_unavailable_with_the_reason(
 def run_check(repo: Path, *args: str, double: bool = True) -> subprocess.CompletedProcess[str]:
     path = [str(LITE_DOUBLE_DIR)] if double else []
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([*path, str(REPO_ROOT)])}
-    command = [sys.executable, "-m", "service.check", "--model-repo", str(repo), "--runs", "2", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "runtime.backends.check",
+        "--model-repo",
+        str(repo),
+        "--runs",
+        "2",
+        *args,
+    ]
     return subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 

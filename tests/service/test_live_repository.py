@@ -15,11 +15,12 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from helpers import post_pose
 from service_helpers import decoded_pixels, encode_image, oracle_keypoints, random_image, response_keypoints
 
 from core.model_repo import METADATA_FILE, ONNX_FILE
-from service.backends import Backend, create_backend
-from service.settings import Settings
+from runtime.backends import Backend, create_backend
+from runtime.options import RuntimeOptions
 
 CLIENTS = 8
 POLL_S = 0.1
@@ -33,8 +34,8 @@ class ReleaseRecorder:
     def __init__(self) -> None:
         self.closed: list[str] = []
 
-    def __call__(self, name: str, path: Path, settings: Settings) -> Backend:
-        backend = create_backend(name, path, settings)
+    def __call__(self, name: str, path: Path, options: RuntimeOptions) -> Backend:
+        backend = create_backend(name, path, options)
         label = f"{path.parent.name}:{path.name}"
         recorder = self
 
@@ -235,11 +236,7 @@ def test_a_broken_new_version_is_listed_unavailable_and_serving_goes_on(serve, r
     assert "sha256" in states[("tiny", 2)]["reason"]
     assert states[("tiny", 1)]["state"] == "ready" and states[("tiny", 1)]["default"] is True
     data = encode_image(random_image(96, 128, seed=6))
-    response = httpx.post(
-        f"{url}/v1/pose",
-        files={"image": ("p.jpg", data, "image/jpeg")},
-        data={"persons": f'[{{"box": {BOX}}}]'},
-    )
+    response = post_pose(url, data, [{"box": BOX}])
     assert response.status_code == 200 and response.json()["model"]["version"] == 1
     # Fixed in place (the folder changes): the next scan loads it and it becomes the default.
     shutil.copy(repo / "tiny" / "1" / ONNX_FILE, broken / ONNX_FILE)
@@ -287,12 +284,7 @@ def test_explicit_load_and_unload_behind_the_api_key(serve, repo):
     assert {v["state"] for v in states.values()} == {"not loaded"}
     assert {v["reason"] for v in states.values()} == {"unloaded on request"}
     data = encode_image(random_image(96, 128, seed=7))
-    refused = httpx.post(
-        f"{url}/v1/pose",
-        headers=key,
-        files={"image": ("p.jpg", data, "image/jpeg")},
-        data={"persons": f'[{{"box": {BOX}}}]'},
-    )
+    refused = post_pose(url, data, [{"box": BOX}], headers=key)
     assert refused.status_code == 503 and refused.json()["detail"] == "no model is loaded"
 
     assert httpx.post(f"{url}/v1/repository/models/tiny/load", headers=key, timeout=60).status_code == 200

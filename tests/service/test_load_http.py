@@ -1,6 +1,5 @@
 """Batching, back-pressure (503) and deadlines (504) through the real HTTP service."""
 
-import json
 import re
 import threading
 import time
@@ -10,6 +9,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from helpers import post_pose
 from service_helpers import (
     encode_image,
     oracle_keypoints,
@@ -23,12 +23,6 @@ from core.geometry import box_to_center_scale
 pytestmark = pytest.mark.slow
 
 
-def pose(url: str, image: bytes, persons: list[dict]) -> httpx.Response:
-    return httpx.post(
-        f"{url}/v1/pose", files={"image": ("i.png", image)}, data={"persons": json.dumps(persons)}, timeout=60
-    )
-
-
 def test_concurrent_requests_are_batched_and_each_gets_its_own_result(serve, tiny_model_repo: Path) -> None:
     url = serve(max_batch=16, max_wait_ms=300)
     cases = []
@@ -38,7 +32,9 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_result(serve, tin
         cases.append((pixels, box))
 
     with ThreadPoolExecutor(len(cases)) as pool:
-        responses = list(pool.map(lambda c: pose(url, encode_image(c[0], "PNG"), [{"box": c[1]}]), cases))
+        responses = list(
+            pool.map(lambda c: post_pose(url, encode_image(c[0], "PNG"), [{"box": c[1]}]), cases)
+        )
 
     for (pixels, box), response in zip(cases, responses, strict=True):
         assert response.status_code == 200, response.text
@@ -60,14 +56,16 @@ def test_full_queue_is_503_with_retry_after(serve) -> None:
     image = encode_image(random_image(64, 64, seed=1), "PNG")
     person = [{"box": [5, 5, 60, 60]}]
     results: list[httpx.Response] = []
-    waiting = [threading.Thread(target=lambda: results.append(pose(url, image, person))) for _ in range(2)]
+    waiting = [
+        threading.Thread(target=lambda: results.append(post_pose(url, image, person))) for _ in range(2)
+    ]
     for thread in waiting:
         thread.start()
     wait_for_queued_crops(url, 4)  # both wait (2 crops each with flip) for the batch to fill
 
-    refused = pose(url, image, person)
+    refused = post_pose(url, image, person)
     # Admission comes before the image is looked at: bytes that are no image are refused for the queue too.
-    refused_before_decoding = pose(url, b"not an image", person)
+    refused_before_decoding = post_pose(url, b"not an image", person)
 
     assert refused.status_code == 503
     assert refused.headers["retry-after"] == "3"
@@ -79,7 +77,7 @@ def test_full_queue_is_503_with_retry_after(serve) -> None:
 
 
 def test_decodes_run_at_most_max_concurrent_decodes_at_once(serve, monkeypatch: pytest.MonkeyPatch) -> None:
-    from service import pipeline
+    from runtime.pipeline import pose as pipeline
 
     running = 0
     most = 0
@@ -102,7 +100,7 @@ def test_decodes_run_at_most_max_concurrent_decodes_at_once(serve, monkeypatch: 
     url = serve(max_concurrent_decodes=2)
     image = encode_image(random_image(64, 64, seed=3), "PNG")
     with ThreadPoolExecutor(6) as pool:
-        responses = list(pool.map(lambda _: pose(url, image, [{"box": [5, 5, 60, 60]}]), range(6)))
+        responses = list(pool.map(lambda _: post_pose(url, image, [{"box": [5, 5, 60, 60]}]), range(6)))
     assert [r.status_code for r in responses] == [200] * 6
     assert most == 2
 
@@ -111,7 +109,7 @@ def test_request_past_its_deadline_is_504_and_its_crops_never_run(serve) -> None
     url = serve(request_deadline_ms=300, max_batch=16, max_wait_ms=5000)
     image = encode_image(random_image(64, 64, seed=2), "PNG")
     started = time.monotonic()
-    late = pose(url, image, [{"box": [5, 5, 60, 60]}])
+    late = post_pose(url, image, [{"box": [5, 5, 60, 60]}])
     assert late.status_code == 504
     assert "deadline of 300 ms" in late.json()["detail"]
     assert time.monotonic() - started < 4.0, "the deadline did not cut the 5 s batch wait short"

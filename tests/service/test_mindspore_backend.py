@@ -2,14 +2,14 @@
 
 from pathlib import Path
 
-import httpx
 import numpy as np
 import onnxruntime as ort
 import pytest
+from helpers import post_pose
 from service_helpers import encode_image, random_image
 
 from core.model_repo import MINDIR_FILE, ONNX_FILE
-from service.backends.mindspore import MindSporeBackend
+from runtime.backends.mindspore import MindSporeBackend
 
 pytestmark = pytest.mark.slow
 
@@ -29,12 +29,7 @@ def test_mindspore_backend_agrees_with_onnx_at_several_batch_sizes(tiny_model_re
 
 def test_service_serves_on_the_mindspore_backend(serve) -> None:
     url = serve(backend="mindspore")
-    response = httpx.post(
-        f"{url}/v1/pose",
-        files={"image": ("i.png", encode_image(random_image(64, 64, seed=1), "PNG"))},
-        data={"persons": '[{"box": [4, 4, 60, 60]}]'},
-        timeout=60,
-    )
+    response = post_pose(url, encode_image(random_image(64, 64, seed=1), "PNG"), [{"box": [4, 4, 60, 60]}])
     assert response.status_code == 200, response.text
     assert response.json()["model"]["backend"] == "mindspore"
     assert len(response.json()["persons"][0]["keypoints"]) == 16

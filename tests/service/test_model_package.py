@@ -1,4 +1,4 @@
-"""service.model_package: what the Kubernetes init container runs to fill the model repository."""
+"""runtime.repository.package: what the Kubernetes init container runs to fill the model repository."""
 
 import functools
 import hashlib
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from core.model_repo import ModelRepositoryError
-from service.model_package import PackageError, fetch, main, pack
+from runtime.repository.package import PackageError, fetch, main, pack
 
 
 @pytest.fixture

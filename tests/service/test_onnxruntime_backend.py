@@ -7,7 +7,8 @@ import onnxruntime as ort
 import pytest
 
 from core.model_repo import ONNX_FILE
-from service.backends.onnxruntime import CPU_PROVIDER, CUDA_PROVIDER, OnnxRuntimeBackend
+from runtime.backends.onnxruntime import CPU_PROVIDER, CUDA_PROVIDER, OnnxRuntimeBackend
+from runtime.options import OnnxRuntimeOptions
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +41,7 @@ def test_cuda_asked_for_on_a_cpu_only_onnxruntime_warns(
     onnx_path: Path, cpu_only_build: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING):
-        backend = OnnxRuntimeBackend(onnx_path, 1, 1, use_cuda=True)
+        backend = OnnxRuntimeBackend(onnx_path, OnnxRuntimeOptions(1, 1, use_cuda=True))
     assert backend.devices == [CPU_PROVIDER]
     (message,) = cuda_warnings(caplog)
     assert "no CUDA provider" in message and "gpu extra" in message
@@ -51,7 +52,7 @@ def test_cuda_offered_but_not_started_warns_even_when_not_asked_for(
 ) -> None:
     claim_cuda_is_built_in(monkeypatch)
     with caplog.at_level(logging.WARNING):
-        backend = OnnxRuntimeBackend(onnx_path, 1, 1, use_cuda=None)
+        backend = OnnxRuntimeBackend(onnx_path, OnnxRuntimeOptions(1, 1, use_cuda=None))
     assert backend.devices == [CPU_PROVIDER]
     (message,) = cuda_warnings(caplog)
     assert "did not start" in message
@@ -62,7 +63,7 @@ def test_no_warning_when_cuda_was_neither_asked_for_nor_offered(
     onnx_path: Path, cpu_only_build: None, caplog: pytest.LogCaptureFixture, use_cuda: bool | None
 ) -> None:
     with caplog.at_level(logging.WARNING):
-        backend = OnnxRuntimeBackend(onnx_path, 1, 1, use_cuda=use_cuda)
+        backend = OnnxRuntimeBackend(onnx_path, OnnxRuntimeOptions(1, 1, use_cuda=use_cuda))
     assert backend.devices == [CPU_PROVIDER]
     assert cuda_warnings(caplog) == []
 
@@ -72,6 +73,6 @@ def test_cuda_turned_off_stays_on_the_cpu_without_warning_on_a_gpu_build(
 ) -> None:
     claim_cuda_is_built_in(monkeypatch)
     with caplog.at_level(logging.WARNING):
-        backend = OnnxRuntimeBackend(onnx_path, 1, 1, use_cuda=False)
+        backend = OnnxRuntimeBackend(onnx_path, OnnxRuntimeOptions(1, 1, use_cuda=False))
     assert backend.devices == [CPU_PROVIDER]
     assert cuda_warnings(caplog) == []

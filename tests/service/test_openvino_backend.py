@@ -11,7 +11,6 @@ import openvino as ov
 import pytest
 from service_helpers import encode_image, random_image
 
-from core.cpu_isa import ONEDNN_ISA_VARIABLE
 from core.model_repo import (
     METADATA_FILE,
     ONNX_FILE,
@@ -19,9 +18,10 @@ from core.model_repo import (
     OPENVINO_WEIGHTS_FILE,
     describe_file,
 )
-from service.backends import BackendError, backend_spec, create_backend
-from service.backends.openvino import OpenVinoBackend
-from service.settings import Settings
+from runtime.backends import BackendError, backend_spec, create_backend
+from runtime.backends.cpu_isa import ONEDNN_ISA_VARIABLE
+from runtime.backends.openvino import OpenVinoBackend
+from runtime.options import OpenVinoOptions, RuntimeOptions
 
 pytestmark = pytest.mark.slow
 
@@ -49,7 +49,7 @@ def with_ir(source: Path, target: Path, list_in_metadata: bool = True) -> Path:
 
 def test_answers_match_onnxruntime_at_several_batch_sizes(tiny_model_repo: Path) -> None:
     model_dir = tiny_model_repo / "tiny" / "1"
-    backend = create_backend("openvino", model_dir, Settings(backend="openvino"))
+    backend = create_backend("openvino", model_dir, RuntimeOptions(backend="openvino"))
     assert isinstance(backend, OpenVinoBackend) and backend.model_file == ONNX_FILE
     assert backend.devices == ["CPU"]
     for size in (1, 3, 2):
@@ -63,7 +63,7 @@ def test_answers_match_onnxruntime_at_several_batch_sizes(tiny_model_repo: Path)
 def test_an_ir_beside_the_onnx_is_served_and_agrees(tiny_model_repo: Path, tmp_path: Path) -> None:
     model_dir = with_ir(tiny_model_repo / "tiny" / "1", tmp_path / "tiny" / "1")
     assert backend_spec("openvino").model_file(model_dir) == OPENVINO_IR_FILE
-    backend = create_backend("openvino", model_dir, Settings(backend="openvino"))
+    backend = create_backend("openvino", model_dir, RuntimeOptions(backend="openvino"))
     assert isinstance(backend, OpenVinoBackend) and backend.model_file == OPENVINO_IR_FILE
     batch = np.random.default_rng(7).random((2, 64, 64, 3), dtype=np.float32)
     np.testing.assert_allclose(backend.infer(batch), onnxruntime_output(model_dir, batch), atol=1e-4)
@@ -74,7 +74,7 @@ def test_an_unreadable_model_is_a_backend_error(tmp_path: Path) -> None:
     broken = tmp_path / ONNX_FILE
     broken.write_bytes(b"not a model")
     with pytest.raises(BackendError, match=f"OpenVINO cannot compile {ONNX_FILE}"):
-        OpenVinoBackend(broken, "CPU", 1, "LATENCY", "f32")
+        OpenVinoBackend(broken, OpenVinoOptions(threads=1))
 
 
 def test_service_on_openvino_reports_backend_precision_and_devices(serve, tiny_model_repo: Path) -> None:
@@ -121,10 +121,10 @@ def test_an_isa_cap_in_the_environment_is_logged(
 ) -> None:
     model_file = tiny_model_repo / "tiny" / "1" / ONNX_FILE
     monkeypatch.delenv(ONEDNN_ISA_VARIABLE, raising=False)
-    OpenVinoBackend(model_file, "CPU", 1, "LATENCY", "f32").close()
+    OpenVinoBackend(model_file, OpenVinoOptions(threads=1)).close()
     assert not [r for r in caplog.records if ONEDNN_ISA_VARIABLE in r.getMessage()]
     monkeypatch.setenv(ONEDNN_ISA_VARIABLE, "AVX2")
-    OpenVinoBackend(model_file, "CPU", 1, "LATENCY", "f32").close()
+    OpenVinoBackend(model_file, OpenVinoOptions(threads=1)).close()
     warnings = [r for r in caplog.records if ONEDNN_ISA_VARIABLE in r.getMessage()]
     assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
     assert "mindspore backend only" in warnings[0].getMessage()

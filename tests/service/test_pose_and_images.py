@@ -12,15 +12,16 @@ from PIL import Image
 from service_helpers import encode_image, random_image
 
 from core.geometry import crop_image
-from service.errors import ServiceError
-from service.images import decode_image
-from service.regions import (
+from runtime.errors import PoseRuntimeError
+from runtime.pipeline.images import decode_image
+from runtime.pipeline.regions import (
     CROP_WINDOW_PIXELS,
     crop_person,
     person_groups,
     region_from_box,
     region_from_center,
 )
+from service.errors import runtime_status
 
 
 def png_header_only(width: int, height: int) -> bytes:
@@ -40,9 +41,9 @@ def png_header_only(width: int, height: int) -> bytes:
 
 @pytest.mark.parametrize(("width", "height"), [(30_000, 30_000), (5_000, 2_001)])
 def test_pixel_limit_is_checked_before_decoding(width: int, height: int) -> None:
-    with pytest.raises(ServiceError) as error:
+    with pytest.raises(PoseRuntimeError) as error:
         decode_image(png_header_only(width, height), max_pixels=10_000_000)
-    assert error.value.status_code == 413
+    assert runtime_status(error.value) == 413
     assert "pixels" in error.value.message
 
 
@@ -70,9 +71,9 @@ def test_a_1_bit_image_stays_one_byte_per_pixel_after_decoding() -> None:
 
 
 def test_bomb_413_quotes_our_limit_not_pillows() -> None:
-    with pytest.raises(ServiceError) as error:
+    with pytest.raises(PoseRuntimeError) as error:
         decode_image(png_header_only(20_000, 10_000), max_pixels=1_000)  # over Pillow's own bomb limit
-    assert error.value.status_code == 413
+    assert runtime_status(error.value) == 413
     assert "limit of 1000" in error.value.message
     assert str(Image.MAX_IMAGE_PIXELS) not in error.value.message
 
@@ -123,6 +124,6 @@ def test_box_partly_outside_the_image_is_accepted() -> None:
 
 
 def test_non_image_is_400() -> None:
-    with pytest.raises(ServiceError) as error:
+    with pytest.raises(PoseRuntimeError) as error:
         decode_image(encode_image(random_image(8, 8, seed=3), "PNG")[:30], max_pixels=100)
-    assert error.value.status_code == 400
+    assert runtime_status(error.value) == 400

@@ -7,12 +7,12 @@ import cv2
 import httpx
 import numpy as np
 import pytest
-from helpers import MPII_IMAGES
+from helpers import MPII_IMAGES, post_pose
 from PIL import Image
 from service_helpers import decoded_pixels
 
 from core.drawing import SIDE_COLORS, draw_poses
-from service.rendering import wants_png
+from service.api.pose import wants_png
 
 pytestmark = pytest.mark.slow
 
@@ -21,9 +21,8 @@ PERSONS = [{"box": [700, 120, 1100, 600]}, {"box": [150, 100, 500, 700]}]
 
 
 def post(url: str, query: str = "", headers: dict[str, str] | None = None, **fields: str) -> httpx.Response:
-    data = {"persons": json.dumps(PERSONS), **fields}
-    files = {"image": ("image.jpg", IMAGE.read_bytes(), "image/jpeg")}
-    return httpx.post(f"{url}/v1/pose{query}", files=files, data=data, headers=headers, timeout=60)
+    """The test image and its two persons, with the query, headers and form fields given."""
+    return post_pose(url, IMAGE.read_bytes(), PERSONS, query, headers, **fields)
 
 
 def png_pixels(response: httpx.Response) -> np.ndarray:

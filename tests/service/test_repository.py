@@ -11,9 +11,9 @@ import pytest
 from service_helpers import encode_image, load_lite_double, random_image
 
 from core.model_repo import METADATA_FILE, ONNX_FILE
-from service.backends import resolve_backend
-from service.repository import find_versions
-from service.settings import Settings
+from runtime.backends import resolve_backend
+from runtime.options import BackendOptions, LiteOptions, RuntimeOptions
+from runtime.repository.folders import version_folders
 
 pytestmark = pytest.mark.slow
 
@@ -99,15 +99,17 @@ def test_a_repository_without_ready_models_is_not_ready(serve, tmp_path: Path, t
 
 
 def test_auto_backend_picks_lite_only_with_package_and_ascend_device(tmp_path: Path, monkeypatch) -> None:
-    settings = Settings(backend="auto")
-    assert resolve_backend(settings, device_dir=tmp_path) == "onnxruntime"
+    options = RuntimeOptions(backend="auto")
+    assert resolve_backend(options, device_dir=tmp_path) == "onnxruntime"
     monkeypatch.setitem(sys.modules, "mindspore_lite", load_lite_double())
-    assert resolve_backend(settings, device_dir=tmp_path) == "onnxruntime"
+    assert resolve_backend(options, device_dir=tmp_path) == "onnxruntime"
     (tmp_path / "davinci0").touch()
-    assert resolve_backend(settings, device_dir=tmp_path) == "lite"
-    assert resolve_backend(Settings(backend="auto", lite_device_id=1), device_dir=tmp_path) == "onnxruntime"
-    assert resolve_backend(Settings(backend="auto", lite_target="cpu"), device_dir=tmp_path) == "onnxruntime"
-    assert resolve_backend(Settings(backend="mindspore"), device_dir=tmp_path) == "mindspore"
+    assert resolve_backend(options, device_dir=tmp_path) == "lite"
+    other_device = BackendOptions(lite=LiteOptions(device_id=1))
+    assert resolve_backend(RuntimeOptions(backends=other_device), device_dir=tmp_path) == "onnxruntime"
+    cpu_target = BackendOptions(lite=LiteOptions(target="cpu"))
+    assert resolve_backend(RuntimeOptions(backends=cpu_target), device_dir=tmp_path) == "onnxruntime"
+    assert resolve_backend(RuntimeOptions(backend="mindspore"), device_dir=tmp_path) == "mindspore"
 
 
 def test_a_broken_extra_model_leaves_requests_without_a_model_to_the_ready_one(
@@ -142,7 +144,7 @@ def test_folders_not_named_by_a_version_are_skipped_and_logged(
     for name in ("²", "latest", "007", "0"):
         (repo / "tiny" / name).mkdir()
     with caplog.at_level(logging.WARNING, logger="core.model_repo"):
-        assert find_versions(repo) == [("tiny", 1, repo / "tiny" / "1")]
+        assert version_folders(repo) == {("tiny", 1): repo / "tiny" / "1"}
     skipped = [record.getMessage() for record in caplog.records]
     assert len(skipped) == 4 and all("skipping folder" in message for message in skipped)
     assert any("'²'" in message for message in skipped)

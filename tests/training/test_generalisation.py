@@ -15,7 +15,7 @@ from training.synth import generate
 from training.synth.annotation import read_annotations_without, read_families
 from training.synth.families import FAMILIES
 
-SHIPPED = REPO_ROOT / "model_repo" / "hourglass" / "4"
+SHIPPED = REPO_ROOT / "model_repo" / "hourglass" / "6"
 
 
 def test_validation_sets_are_made_once_per_family(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from helpers import post_pose
 
 from core.metrics import score_predictions
 from core.model_repo import (
@@ -24,8 +25,8 @@ from core.model_repo import (
     verify_file,
 )
 from core.mpii import read_annotations
-from service.live_repository import LiveRepository
-from service.settings import Settings
+from runtime.options import RuntimeOptions
+from runtime.repository.live import LiveRepository
 from training import quantize
 from training.dataset import crop_batch
 from training.scoring import predict_keypoints
@@ -157,12 +158,7 @@ def test_the_service_serves_int8_on_openvino_from_the_ir(
         assert (versions[2]["model_file"], versions[2]["devices"]) == (OPENVINO_IR_FILE, ["CPU"])
         assert versions[1]["precision"] == FP32
         image = synth_data / "images" / read_annotations(synth_data / "annot" / "valid.h5").imgname[0]
-        response = httpx.post(
-            f"{service.url}/v1/pose",
-            files={"image": ("i.jpg", image.read_bytes())},
-            data={"persons": json.dumps([{"box": [0, 0, 100, 120]}]), "version": "2"},
-            timeout=60,
-        )
+        response = post_pose(service.url, image.read_bytes(), [{"box": [0, 0, 100, 120]}], version="2")
         assert response.status_code == 200, response.text
         assert response.json()["model"]["precision"] == INT8
 
@@ -171,7 +167,7 @@ def test_onnxruntime_keeps_serving_fp32_by_default_when_an_int8_version_is_newer
     repo: Path, synth_data: Path
 ) -> None:
     assert run(repo, synth_data, "--max-drop", "100") == 0
-    live = LiveRepository(Settings(model_repo=repo, backend="onnxruntime"), "onnxruntime")
+    live = LiveRepository(RuntimeOptions(model_repo=repo, backend="onnxruntime"), "onnxruntime")
     live.load_all()
     repository = live.snapshot
     try:

@@ -7,7 +7,6 @@ import numpy as np
 
 from training.synth.textures import PATTERN_KINDS, pattern_tile
 
-GARMENTS = ("skin", "hair", "top", "bottom", "coat", "shoes", "hat", "bag", "feature")
 SLEEVES = ("none", "short", "long")
 BOTTOMS = ("trousers", "shorts", "skirt", "dress")
 HAIR_STYLES = ("short", "long", "bald", "bun")

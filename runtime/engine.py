@@ -1,0 +1,107 @@
+"""The runtime as one object: the served models and what every estimate shares, for any edge to drive.
+
+The HTTP service, and any other edge, hold one PoseRuntime: it loads the repository, hands out model
+versions, runs the pose pipeline under the options' limits, and releases everything on close. It knows
+nothing of the protocol that asked.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+from runtime.backends import create_backend, resolve_backend
+from runtime.errors import InvalidInputError
+from runtime.options import DetectionOptions, RuntimeOptions
+from runtime.pipeline.detect import ImageDetections, detect_persons
+from runtime.pipeline.pose import Detection, PoseEstimate, estimate
+from runtime.pipeline.regions import PersonSpec
+from runtime.pipeline.resources import PipelineResources
+from runtime.repository.live import LiveRepository, ObserverFactory
+from runtime.repository.version import BackendFactory, LoadedDetector, LoadedModel
+
+
+class PoseRuntime:
+    """Models, their batchers and the shared limits of one process; start() loads, close() releases."""
+
+    def __init__(
+        self,
+        options: RuntimeOptions,
+        backend_factory: BackendFactory = create_backend,
+        observer_factory: ObserverFactory | None = None,
+    ) -> None:
+        self.options = options
+        self.backend_name = resolve_backend(options)
+        self.repository = LiveRepository(options, self.backend_name, backend_factory, observer_factory)
+        helper_threads = options.keypoint_threads - 1
+        self._keypoint_pool = (
+            ThreadPoolExecutor(helper_threads, thread_name_prefix="keypoints") if helper_threads > 0 else None
+        )
+        self._resources = PipelineResources(
+            decode_slots=asyncio.Semaphore(options.max_concurrent_decodes),
+            max_image_pixels=options.max_image_pixels,
+            keypoint_helpers=(self._keypoint_pool, helper_threads) if self._keypoint_pool else None,
+        )
+
+    async def start(self) -> None:
+        """Load every version in the repository (off the event loop), then start serving and polling."""
+        await asyncio.to_thread(self.repository.load_all)
+        self.repository.start()
+
+    async def close(self) -> None:
+        await self.repository.close()
+        if self._keypoint_pool is not None:
+            self._keypoint_pool.shutdown(wait=True)
+
+    def deadline(self) -> float:
+        """A new request's deadline on the event loop's clock."""
+        return asyncio.get_running_loop().time() + self.options.request_deadline_s
+
+    @contextlib.contextmanager
+    def lease(self, model: str | None, version: int | None) -> Iterator[LoadedModel]:
+        """The version a request asks for, kept from release until the request is done with it."""
+        with self.repository.lease(model, version) as leased:
+            yield leased
+
+    async def estimate(
+        self,
+        model: LoadedModel,
+        image_bytes: bytes,
+        persons: list[PersonSpec] | None,
+        flip: bool,
+        deadline: float,
+        keep_image: bool = False,
+        detection: DetectionOptions | None = None,
+    ) -> PoseEstimate:
+        """Keypoints of every person in the image, from a leased `model`; raises runtime.errors types.
+
+        `persons` None: a detector finds them, asked as `detection` says (the options' own by default), and
+        at most `max_persons` of them are kept.
+        """
+        if persons is not None:
+            if len(persons) > self.options.max_persons:
+                raise InvalidInputError(
+                    f"too many persons: {len(persons)}, the limit is {self.options.max_persons}"
+                )
+            return await estimate(model, image_bytes, persons, flip, deadline, self._resources, keep_image)
+        asked = self._detection(detection)
+        with self.repository.lease_detector(asked.model, asked.version) as detector:
+            found_by = Detection(detector, asked)
+            return await estimate(
+                model, image_bytes, None, flip, deadline, self._resources, keep_image, found_by
+            )
+
+    async def detect(
+        self, image_bytes: bytes, deadline: float, detection: DetectionOptions | None = None
+    ) -> tuple[LoadedDetector, ImageDetections]:
+        """Only the persons in the image, found by the detector `detection` names (the only one served by
+        default), at most `max_persons` of them."""
+        asked = self._detection(detection)
+        with self.repository.lease_detector(asked.model, asked.version) as detector:
+            found = await detect_persons(detector, image_bytes, asked, deadline, self._resources)
+        return detector, found
+
+    def _detection(self, detection: DetectionOptions | None) -> DetectionOptions:
+        asked = detection or self.options.detection
+        return replace(asked, max_persons=min(asked.max_persons, self.options.max_persons))

@@ -1,0 +1,1 @@
+"""What happens to one image: decoding, person regions and crops, pose estimation, rendering."""
