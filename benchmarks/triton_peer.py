@@ -49,8 +49,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from core.mpii import MPII_SAMPLE_DIR  # noqa: E402
-from service.backends import backend_spec  # noqa: E402
-from service.regions import CROP_WINDOW_PIXELS, crops_per_person  # noqa: E402
+from runtime.backends import backend_spec  # noqa: E402
+from runtime.options import RuntimeOptions  # noqa: E402
+from runtime.pipeline.regions import CROP_WINDOW_PIXELS, crops_per_person  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
 IMAGE = MPII_SAMPLE_DIR / "images" / "005808361.jpg"
@@ -154,25 +155,30 @@ parameters [
         return folder
 
 
-def peer_model(name: str, version: int, version_dir: Path, settings: Settings, instances: int) -> PeerModel:
+def peer_model(
+    name: str, version: int, version_dir: Path, options: RuntimeOptions, instances: int
+) -> PeerModel:
     """Triton batches requests: as many as fill one inference of the service's max_batch crops."""
     crops_per_request = crops_per_person(FLIP) * len(BOXES)
+    onnxruntime, openvino = options.backends.onnxruntime, options.backends.openvino
+    max_batch = options.batching.max_batch
     parameters = {
         "version_dir": str(version_dir.resolve()),
-        "model_file": backend_spec(settings.backend).model_file(version_dir),
-        "runtime": settings.backend,
-        "max_batch": str(settings.max_batch),
+        "model_file": backend_spec(options.backend).model_file(version_dir),
+        "runtime": options.backend,
+        "max_batch": str(max_batch),
         "crop_window_pixels": str(CROP_WINDOW_PIXELS),
-        "max_image_pixels": str(settings.max_image_pixels),
-        "decode_threads": str(settings.max_concurrent_decodes),
-        "ort_intra_op_threads": str(settings.ort_intra_op_threads),
-        "ort_inter_op_threads": str(settings.ort_inter_op_threads),
-        "openvino_device": settings.openvino_device,
-        "openvino_threads": str(settings.openvino_threads),
-        "openvino_performance_hint": settings.openvino_performance_hint,
-        "openvino_inference_precision": settings.openvino_inference_precision,
+        "max_image_pixels": str(options.max_image_pixels),
+        "decode_threads": str(options.max_concurrent_decodes),
+        "keypoint_threads": str(options.keypoint_threads),
+        "ort_intra_op_threads": str(onnxruntime.intra_op_threads),
+        "ort_inter_op_threads": str(onnxruntime.inter_op_threads),
+        "openvino_device": openvino.device,
+        "openvino_threads": str(openvino.threads),
+        "openvino_performance_hint": openvino.performance_hint,
+        "openvino_inference_precision": openvino.inference_precision,
     }
-    return PeerModel(name, version, max(1, settings.max_batch // crops_per_request), instances, parameters)
+    return PeerModel(name, version, max(1, max_batch // crops_per_request), instances, parameters)
 
 
 @contextmanager
@@ -445,9 +451,9 @@ def main() -> int:
     args = parser.parse_args()
 
     name, version, version_dir = chosen_version(args)
-    settings = Settings(model_repo=args.model_repo, backend=args.backend)
+    options = Settings(model_repo=args.model_repo, backend=args.backend).runtime_options()
     environment = TritonEnvironment.find(args.triton_venv)
-    model = peer_model(name, version, version_dir, settings, args.peer_instances)
+    model = peer_model(name, version, version_dir, options, args.peer_instances)
     if args.ours_protocol == "v2":
         ours = oip_client(args.ours_url, args.transport, name, version, triton_batch_dim=False)
     else:

@@ -9,10 +9,10 @@ crop, run the network (onnxruntime or OpenVINO on the CPU, configured as the ser
 batches of at most `max_batch` crops, and decode the last stack with core's codec, flip merge included.
 
 Inputs are the Open Inference Protocol tensors of the service's model, with Triton's batch dimension in
-front: IMAGE (BYTES [B, 1]), BOXES (FP32 [B, P, 4], optional: the whole image), FLIP (BOOL [B, 1],
-optional: true); outputs KEYPOINTS (FP32 [B, P, 16, 3]: x, y, score) and PERSON_BOXES (FP32 [B, P, 4]).
-Every setting comes from the model configuration's parameters, which the benchmark fills from the
-service's own settings.
+front: IMAGE (BYTES [B, 1]), BOXES (FP32 [B, P, 4], optional: the whole image, as the peer has no person
+detector), FLIP (BOOL [B, 1], optional: true); outputs KEYPOINTS (FP32 [B, P, 16, 3]: x, y, score) and
+PERSON_BOXES (FP32 [B, P, 4]). Every setting comes from the model configuration's parameters, which the
+benchmark fills from the service's own settings.
 """
 
 import io
@@ -35,7 +35,7 @@ Runner = Callable[[np.ndarray], np.ndarray]
 
 
 def onnxruntime_runner(model_file: Path, intra_op_threads: int, inter_op_threads: int) -> Runner:
-    """A CPU session set up as service/backends/onnxruntime.py sets it up (thread counts only)."""
+    """A CPU session set up as runtime/backends/onnxruntime.py sets it up (thread counts only)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -47,7 +47,7 @@ def onnxruntime_runner(model_file: Path, intra_op_threads: int, inter_op_threads
 
 
 def openvino_runner(model_file: Path, device: str, threads: int, hint: str, precision: str) -> Runner:
-    """A compiled model configured as service/backends/openvino.py configures it."""
+    """A compiled model configured as runtime/backends/openvino.py configures it."""
     import openvino as ov
 
     config: dict[str, object] = {"PERFORMANCE_HINT": hint, "INFERENCE_PRECISION_HINT": precision}
@@ -87,6 +87,13 @@ class TritonPythonModel:
         self.window_pixels = int(setting["crop_window_pixels"])
         self.max_pixels = int(setting["max_image_pixels"])
         self.decoders = ThreadPoolExecutor(int(setting["decode_threads"]), thread_name_prefix="decode")
+        # As the service: keypoint_threads in all decode flip pairs, the calling thread and its helpers.
+        helper_threads = int(setting["keypoint_threads"]) - 1
+        self.keypoint_helpers = (
+            (ThreadPoolExecutor(helper_threads, thread_name_prefix="keypoints"), helper_threads)
+            if helper_threads > 0
+            else None
+        )
         model_file = version_dir / setting["model_file"]
         if setting["runtime"] == "onnxruntime":
             self.run = onnxruntime_runner(
@@ -151,7 +158,13 @@ class TritonPythonModel:
         persons = len(prepared.boxes)
         pairs = heatmaps.reshape(persons, 2 if prepared.flip else 1, *heatmaps.shape[1:])
         flipped = pairs[:, 1] if prepared.flip else None
-        found = self.codec.decode(pairs[:, 0], prepared.centers, prepared.scales, flipped_heatmaps=flipped)
+        found = self.codec.decode(
+            pairs[:, 0],
+            prepared.centers,
+            prepared.scales,
+            flipped_heatmaps=flipped,
+            helpers=self.keypoint_helpers,
+        )
         keypoints = np.concatenate([found.image_xy, found.scores[..., None]], axis=-1).astype(np.float32)
         return pb_utils.InferenceResponse(
             output_tensors=[
@@ -184,3 +197,5 @@ class TritonPythonModel:
 
     def finalize(self) -> None:
         self.decoders.shutdown()
+        if self.keypoint_helpers is not None:
+            self.keypoint_helpers[0].shutdown()

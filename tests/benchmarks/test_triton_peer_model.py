@@ -71,7 +71,8 @@ def benchmarks() -> Iterator[tuple[Any, Any]]:
 
 def started_peer(benchmarks: tuple[Any, Any], version_dir: Path, settings: Settings) -> Any:
     peer_module, harness = benchmarks
-    configuration = harness.peer_model("hourglass", int(version_dir.name), version_dir, settings, 1)
+    options = settings.runtime_options()
+    configuration = harness.peer_model("hourglass", int(version_dir.name), version_dir, options, 1)
     parameters = {key: {"string_value": value} for key, value in configuration.parameters.items()}
     peer = peer_module.TritonPythonModel()
     peer.initialize({"model_config": json.dumps({"parameters": parameters})})

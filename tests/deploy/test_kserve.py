@@ -33,8 +33,8 @@ from manifests import (
 )
 
 from core.model_repo import SCHEMA_VERSION
+from runtime.repository.folders import version_folders
 from service.app import create_app
-from service.repository import find_versions
 from service.settings import Settings
 
 KSERVE = REPO_ROOT / "deploy" / "kserve"
@@ -311,7 +311,7 @@ def test_the_model_is_the_repository_on_the_kubernetes_claim_where_the_service_r
         assert service["spec"]["predictor"]["model"]["storageUri"] == f"pvc://{claim['metadata']['name']}"
         assert claim["spec"]["accessModes"] == ["ReadOnlyMany"]
         # The Open Inference Protocol's path names the model; KServe's host names the InferenceService.
-        assert service["metadata"]["name"] in {name for name, _, _ in find_versions(REPO_ROOT / "model_repo")}
+        assert service["metadata"]["name"] in {name for name, _ in version_folders(REPO_ROOT / "model_repo")}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
