@@ -1,4 +1,4 @@
-"""Memory of the service under a burst of worst-case images (issue 13's memory target).
+"""Memory of the service under a burst of worst-case images (its memory target: service/README.md).
 
     python benchmarks/memory_burst.py --model-repo REPO [--requests 8] [--kind png-1bit|jpeg-rgb]
 
