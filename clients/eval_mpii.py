@@ -12,7 +12,7 @@ end. Each annotated person of the image is matched to at most one detected perso
 annotated joints (core.box_metrics.match_to_joints: at least half of them inside the detected box, which
 overlaps their box with IoU >= 0.3; best overlap first), and gets that person's keypoints. A person the
 detector missed counts with every joint wrong: its row of preds.h5 holds MISSED_XY, far outside any image,
-so that `clients.score` scores the file as result.txt does. result.txt says how many persons were found.
+so that `clients.score` counts it as result.txt does. result.txt says how many persons were found.
 
 Outputs in --out:
 - progress.jsonl: one line per finished entry; a rerun skips those entries (resume).
