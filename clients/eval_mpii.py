@@ -2,7 +2,8 @@
 
     python -m clients.eval_mpii --annot ANNOT.h5 --images DIR --url URL [--concurrency N] [--flip/--no-flip]
         [--limit N] [--out DIR] [--api-key KEY] [--persons-per-request N] [--model NAME] [--version V]
-        [--detect [--detector NAME] [--detect-score S]]
+        [--detect [--detector NAME] [--detector-version V] [--detect-score S] [--detect-max-persons N]
+        [--detect-min-size PX]]
 
 Every entry is sent with the annotation's own centre and scale, so the service crops what the reference
 crops. The persons of one image go in one request (the image is read, uploaded and decoded once).
@@ -155,7 +156,7 @@ class AnnotatedPersons:
     def match(
         self, imgname: str, entries: tuple[int, ...], found: list[PredictedPerson]
     ) -> list[PredictedPerson | None]:
-        """The detected person standing for each of `entries` (all of image `imgname`), None if missed."""
+        """The detected person standing for each of `entries` (entries of image `imgname`), None if missed."""
         people = self.entries[imgname]
         # the service answers in 0-based pixels, MPII annotates in 1-based ones
         boxes = pose_arrays(found)[2] + 1.0
