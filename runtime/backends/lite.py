@@ -151,7 +151,8 @@ class LiteBackend:
             self._model = build_model(lite, model_path, options.target, options)
         self.devices: list[str] = [options.target]
         self._inputs = self._model.get_inputs()
-        self._batch: int | None = None
+        # a fixed batch is the input's shape already: such a model is never resized
+        self._batch: int | None = None if self.input.dynamic_batch else self.input.batch
         self._lock = threading.Lock()
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
