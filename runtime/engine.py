@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from runtime.backends import create_backend, resolve_backend
+from runtime.backends import create_backend
 from runtime.errors import InvalidInputError
 from runtime.options import DetectionOptions, RuntimeOptions
 from runtime.pipeline.detect import ImageDetections, detect_persons
@@ -32,8 +32,7 @@ class PoseRuntime:
         observer_factory: ObserverFactory | None = None,
     ) -> None:
         self.options = options
-        self.backend_name = resolve_backend(options)
-        self.repository = LiveRepository(options, self.backend_name, backend_factory, observer_factory)
+        self.repository = LiveRepository(options, backend_factory, observer_factory)
         helper_threads = options.keypoint_threads - 1
         self._keypoint_pool = (
             ThreadPoolExecutor(helper_threads, thread_name_prefix="keypoints") if helper_threads > 0 else None

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from runtime.backends import create_backend
 from runtime.engine import PoseRuntime
 from runtime.errors import DeadlineExceededError, PoseRuntimeError
+from runtime.options import AUTO_BACKEND
 from runtime.repository.version import BackendFactory
 from service.api import demo, detect, docs, health, models, pose, repository
 from service.errors import ServiceError, error_body, runtime_status
@@ -47,10 +48,12 @@ def create_app(settings: Settings | None = None, backend_factory: BackendFactory
         await runtime.start()
         live = runtime.repository
         logger.info(
-            "serving %d ready model version(s) from %s with %s%s",
+            "serving %d ready model version(s) from %s, backend %s%s",
             live.snapshot.ready_count,
             settings.model_repo,
-            runtime.backend_name,
+            "chosen per version"
+            if settings.backend == AUTO_BACKEND
+            else f"{settings.backend} for every version",
             f", polling every {settings.repository_poll_s:g} s" if settings.repository_poll_s else "",
         )
         try:
