@@ -138,5 +138,5 @@ def choose_backend(
             "openvino", "auto: int8 with an OpenVINO IR, which OpenVINO runs in int8 kernels"
         )
     if precision is None:
-        return BackendChoice("onnxruntime", "auto: the version's metadata is unreadable")
+        return BackendChoice("onnxruntime", "auto: the version's metadata could not be read")
     return BackendChoice("onnxruntime", f"auto: {precision} on the CPU")

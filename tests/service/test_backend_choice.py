@@ -35,7 +35,7 @@ def test_auto_serves_an_int8_version_with_an_ir_on_openvino_and_the_rest_on_onnx
     assert choose_backend(AUTO, version_dir(tmp_path / "5", ONNX_FILE), INT8, device_dir=tmp_path) == (
         BackendChoice("onnxruntime", "auto: int8 without an OpenVINO IR")
     )
-    assert "unreadable" in choose_backend(AUTO, fp32, None, device_dir=tmp_path).reason
+    assert "could not be read" in choose_backend(AUTO, fp32, None, device_dir=tmp_path).reason
 
 
 def test_auto_keeps_int8_on_onnxruntime_when_openvino_is_not_installed(
