@@ -34,8 +34,7 @@ NUMERIC_DTYPES: dict[str, np.dtype[Any]] = {
     )
 }
 DATATYPES: tuple[str, ...] = (*NUMERIC_DTYPES, BYTES)
-# The numpy kinds a JSON value of each datatype may have (JSON integers are valid floats).
-_JSON_KINDS = {"b": "b", "u": "iu", "i": "iu", "f": "iuf"}
+_KIND_WORDS = {"b": "true or false", "u": "integers", "i": "integers"}
 # A raw BYTES element: its length as a 4-byte little-endian unsigned integer, then its bytes.
 _LENGTH = struct.Struct("<I")
 
@@ -86,31 +85,33 @@ def from_raw(name: str, datatype: str, shape: Sequence[int], raw: bytes) -> Tens
 
 def from_values(name: str, datatype: str, shape: Sequence[int], values: Any) -> Tensor:
     """A tensor from a list of values, flat or nested in row-major order (JSON's `data`, gRPC's typed
-    contents)."""
+    contents). Integer and BOOL datatypes take exactly integers and booleans; floats take any number."""
     count = element_count(name, datatype, shape)
     if not isinstance(values, list | tuple):
         raise TensorError(f"tensor {name!r}: 'data' must be a list")
+    dtype = NUMERIC_DTYPES.get(datatype)
     try:
-        array = np.asarray(values) if datatype != BYTES else _object_array(values)
+        array = np.asarray(values) if dtype is not None and dtype.kind == "f" else _object_array(values)
     except (ValueError, TypeError) as error:  # ragged nesting
         raise TensorError(f"tensor {name!r}: 'data' is not a regular nested list: {error}") from error
     if array.size != count:
         raise TensorError(
             f"tensor {name!r}: shape {list(shape)} holds {count} elements, 'data' has {array.size}"
         )
-    if datatype == BYTES:
+    if dtype is None:
         if not all(isinstance(v, str | bytes) for v in array.flat):
             raise TensorError(f"tensor {name!r}: BYTES elements must be strings")
         return _shaped(name, datatype, list(array.flat), shape)
-    dtype = NUMERIC_DTYPES[datatype]
-    if count and array.dtype.kind not in _JSON_KINDS.get(dtype.kind, ""):
-        raise TensorError(f"tensor {name!r}: {datatype} data must be {_kind_words(dtype)}")
-    if (
-        dtype.kind in "iu"
-        and count
-        and (array.min() < np.iinfo(dtype).min or array.max() > np.iinfo(dtype).max)
-    ):
-        raise TensorError(f"tensor {name!r}: a value is outside the range of {datatype}")
+    if dtype.kind == "f":
+        if count and array.dtype.kind not in "iuf":
+            raise TensorError(f"tensor {name!r}: {datatype} data must be numbers")
+    else:
+        exact = bool if dtype.kind == "b" else int
+        if not all(type(v) is exact for v in array.flat):
+            raise TensorError(f"tensor {name!r}: {datatype} data must be {_KIND_WORDS[dtype.kind]}")
+        limits = np.iinfo(dtype) if dtype.kind != "b" else None
+        if limits is not None and count and (min(array.flat) < limits.min or max(array.flat) > limits.max):
+            raise TensorError(f"tensor {name!r}: a value is outside the range of {datatype}")
     return Tensor(name, datatype, array.astype(dtype).reshape(tuple(shape)))
 
 
@@ -162,7 +163,3 @@ def _shaped(name: str, datatype: str, elements: list[Any], shape: Sequence[int])
 
 def _as_bytes(value: str | bytes) -> bytes:
     return value.encode() if isinstance(value, str) else value
-
-
-def _kind_words(dtype: np.dtype[Any]) -> str:
-    return {"b": "true or false", "u": "integers", "i": "integers"}.get(dtype.kind, "numbers")
