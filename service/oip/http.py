@@ -6,16 +6,18 @@ request deadline: the app's middleware and the runtime see these requests as any
 `{"error": "..."}` with /v1's HTTP statuses (service.errors).
 """
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from runtime.engine import PoseRuntime
 from runtime.repository.live import VersionState
 from runtime.repository.version import LOADING, READY, UNLOADING
 from service.api.deps import LiveRepositoryDep, RuntimeDep, require_api_key
+from service.api.request_bodies import inline_definitions
 from service.errors import ServiceError
 from service.oip import OIP_PATH_PREFIX, SERVER_NAME
 from service.oip import models as oip_models
@@ -45,10 +47,13 @@ from service.oip.schemas import (
     TensorMetadata,
 )
 from service.oip.tensors import TensorError
-from service.api.request_bodies import inline_definitions
+from service.payload import parse_json
+from service.validation import validation_message
 
 EXTENSIONS = ["binary_tensor_data", "model_repository"]
 _STATES = {READY: "READY", LOADING: "LOADING", UNLOADING: "UNLOADING"}  # any other: UNAVAILABLE
+# A repository call's body holds a flag or a few parameters.
+MAX_REPOSITORY_SEPARATORS = 64
 
 router = APIRouter(prefix=OIP_PATH_PREFIX, tags=["open inference protocol"])
 _keyed = [Depends(require_api_key)]
@@ -222,32 +227,53 @@ def _index_entry(state: VersionState) -> RepositoryModel:
     )
 
 
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+async def _optional_body(request: Request, model: type[ModelT]) -> ModelT:
+    """A repository call's JSON body, which clients may leave empty (and send with no content type)."""
+    body = await request.body()
+    if not body.strip():
+        return model()
+    try:
+        parsed = parse_json(
+            body, "the request body", MAX_REPOSITORY_SEPARATORS, "a repository call needs at most"
+        )
+        return model.model_validate(parsed)
+    except ValidationError as error:
+        raise ServiceError(422, validation_message(error)) from error
+
+
+def _optional_body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    schema = inline_definitions(model.model_json_schema())
+    return {"requestBody": {"required": False, "content": {JSON_MEDIA_TYPE: {"schema": schema}}}}
+
+
 @router.post(
     "/repository/index",
     response_model=list[RepositoryModel],
-    responses=_errors(422),
+    responses=_errors(400, 422),
+    openapi_extra=_optional_body_schema(RepositoryIndexRequest),
     dependencies=_keyed,
 )
-async def repository_index(
-    live: LiveRepositoryDep, body: RepositoryIndexRequest | None = None
-) -> list[RepositoryModel]:
+async def repository_index(request: Request, live: LiveRepositoryDep) -> list[RepositoryModel]:
     """Every version in the repository folder or served, with its state (`ready: true`: ready ones only)."""
+    only_ready = (await _optional_body(request, RepositoryIndexRequest)).ready
     states = await live.index()
-    only_ready = body is not None and body.ready
     return [_index_entry(s) for s in states if not only_ready or s.state == READY]
 
 
 @router.post(
     "/repository/models/{name}/load",
     response_model=ModelLoaded,
-    responses=_errors(404, 422),
+    responses=_errors(400, 404, 422),
+    openapi_extra=_optional_body_schema(RepositoryLoadRequest),
     dependencies=_keyed,
 )
-async def load_model(
-    name: str, live: LiveRepositoryDep, body: RepositoryLoadRequest | None = None
-) -> ModelLoaded:
+async def load_model(name: str, request: Request, live: LiveRepositoryDep) -> ModelLoaded:
     """Load new or changed versions of the model from disk and retire removed ones (as
     /v1/repository/models/{name}/load; NAME-net names the same repository model)."""
+    await _optional_body(request, RepositoryLoadRequest)
     await live.load_model(oip_models.repository_name(name, live.snapshot))
     return ModelLoaded(name=name, load=True)
 
@@ -255,12 +281,12 @@ async def load_model(
 @router.post(
     "/repository/models/{name}/unload",
     response_model=ModelUnloaded,
-    responses=_errors(404, 422),
+    responses=_errors(400, 404, 422),
+    openapi_extra=_optional_body_schema(RepositoryLoadRequest),
     dependencies=_keyed,
 )
-async def unload_model(
-    name: str, live: LiveRepositoryDep, body: RepositoryLoadRequest | None = None
-) -> ModelUnloaded:
+async def unload_model(name: str, request: Request, live: LiveRepositoryDep) -> ModelUnloaded:
     """Stop serving every version of the model (as /v1/repository/models/{name}/unload)."""
+    await _optional_body(request, RepositoryLoadRequest)
     await live.unload_model(oip_models.repository_name(name, live.snapshot))
     return ModelUnloaded(name=name, unload=True)
