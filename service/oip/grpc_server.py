@@ -226,7 +226,9 @@ class OipGrpcServer:
 
     async def _model_infer(self, request: Any, context: Context) -> Any:
         deadline = self._deadline(context)
-        call = read_infer_request(request)
+        # raw contents become arrays without a copy; typed ones are converted value by value, off the loop
+        raw = len(request.raw_input_contents) > 0
+        call = read_infer_request(request) if raw else await asyncio.to_thread(read_infer_request, request)
         result = await oip_models.infer(
             self.runtime, request.model_name, request.model_version, call, deadline
         )
