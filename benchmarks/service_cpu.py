@@ -52,11 +52,11 @@ def main() -> int:
     name, version, _ = chosen_version(args)
     process, url = start_service(args.model_repo, args.backend)
     try:
-        body, headers = request_body(name, version)
-        service_throughput(url, body, headers, args.concurrency, 3.0)  # warm: threads exist, caches full
+        request = request_body(name, version)
+        service_throughput(url, request, args.concurrency, 3.0)  # warm: threads exist, caches full
         before, clients_before = thread_cpu_seconds(process.pid), os.times()
         started = time.monotonic()
-        rate = service_throughput(url, body, headers, args.concurrency, args.seconds)
+        rate = service_throughput(url, request, args.concurrency, args.seconds)
         requests = rate * (time.monotonic() - started)
         after, clients_after = thread_cpu_seconds(process.pid), os.times()
     finally:
