@@ -109,14 +109,16 @@ def free_port() -> int:
 
 
 def start_service(
-    repo: Path, backend: str, env: dict[str, str] | None = None
+    repo: Path, backend: str | None, env: dict[str, str] | None = None, tree: Path = REPO_ROOT
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """`python -m service` on a free port with extra HGPOSE_* settings in `env`; returns once ready."""
+    """`python -m service` of the checkout `tree` on a free port, with extra HGPOSE_* settings in `env`
+    (backend None: the service's default); returns once ready."""
     port = free_port()
+    backend_option = ["--backend", backend] if backend else []
     process = subprocess.Popen(
-        [sys.executable, "-m", "service", "--port", str(port), "--model-repo", str(repo),
-         "--backend", backend, "--log-level", "warning"],
-        cwd=REPO_ROOT, env={**os.environ, **(env or {})},
+        [sys.executable, "-m", "service", "--port", str(port), "--model-repo", str(Path(repo).resolve()),
+         *backend_option, "--log-level", "warning"],
+        cwd=tree, env={**os.environ, "PYTHONPATH": str(tree), **(env or {})},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
