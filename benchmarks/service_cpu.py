@@ -1,9 +1,10 @@
 """Where the service's CPU goes: CPU milliseconds per request of each thread of `python -m service`.
 
     python benchmarks/service_cpu.py --model-repo REPO [--model NAME] [--version V]
-        [--backend onnxruntime|openvino|...] [--concurrency 8] [--seconds 20]
+        [--backend onnxruntime|openvino|...] [--protocol v1|v2] [--concurrency 8] [--seconds 20]
 
-Sends service_latency.py's request (an MPII 1280x720 JPEG, one person, flip) from `--concurrency` clients
+Sends service_latency.py's request (an MPII 1280x720 JPEG, one person, flip; to /v1, or with --protocol v2
+to the Open Inference Protocol's infer) from `--concurrency` clients
 for `--seconds`, and reads each service thread's user + system time from /proc (Linux only) before and
 after. The main thread is the event loop (HTTP, multipart, routing, keypoint decoding, JSON); the others are
 unnamed in /proc: the runtime's inference threads (the two busiest on a 2-core machine, one of them the
@@ -21,6 +22,8 @@ from pathlib import Path
 from service_latency import (
     add_model_arguments,
     chosen_version,
+    oip_request_body,
+    person_box,
     request_body,
     service_throughput,
     start_service,
@@ -45,6 +48,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     add_model_arguments(parser)
+    parser.add_argument("--protocol", choices=["v1", "v2"], default="v1", help="/v1/pose, or OIP's infer")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
@@ -52,7 +56,11 @@ def main() -> int:
     name, version, _ = chosen_version(args)
     process, url = start_service(args.model_repo, args.backend)
     try:
-        request = request_body(name, version)
+        request = (
+            request_body(name, version)
+            if args.protocol == "v1"
+            else oip_request_body(name, version, person_box())
+        )
         service_throughput(url, request, args.concurrency, 3.0)  # warm: threads exist, caches full
         before, clients_before = thread_cpu_seconds(process.pid), os.times()
         started = time.monotonic()
