@@ -143,30 +143,31 @@ class OipGrpcServer:
 
     # Every call: key, request id, errors, access log ----------------------------------------------------
 
-    def _authorized(self, context: Context) -> bool:
+    def _key_refusal(self, metadata: dict[str, Any]) -> str | None:
+        """Why a call's metadata does not carry the API key, or None when it does (or none is needed)."""
         key = self.settings.api_key
         if key is None:
-            return True
-        sent = dict(context.invocation_metadata() or ()).get("authorization", "")
-        scheme, _, credentials = str(sent).partition(" ")
-        return scheme.lower() == "bearer" and secrets.compare_digest(credentials.encode(), key.encode())
+            return None
+        sent = str(metadata.get("authorization", ""))
+        if not sent:
+            return "this service needs an API key: send metadata 'authorization: Bearer <key>'"
+        scheme, _, credentials = sent.partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(credentials.encode(), key.encode()):
+            return "the API key is wrong"
+        return None
 
     def _guarded(self, name: str, method: Handler) -> Handler:
         async def handle(request: Any, context: Context) -> Any:
-            sent_id = dict(context.invocation_metadata() or ()).get(REQUEST_ID_HEADER, "")
-            request_id = str(sent_id)[:128] or uuid.uuid4().hex
+            metadata = dict(context.invocation_metadata() or ())
+            request_id = str(metadata.get(REQUEST_ID_HEADER, ""))[:128] or uuid.uuid4().hex
             token = request_id_var.set(request_id)
             context.set_trailing_metadata(((REQUEST_ID_HEADER, request_id),))
             started = time.perf_counter()
             code, message = grpc.StatusCode.OK, ""
             try:
-                if name not in UNKEYED_METHODS and not self._authorized(context):
-                    code = grpc.StatusCode.UNAUTHENTICATED
-                    message = "this service needs an API key: send metadata 'authorization: Bearer <key>'"
-                    if self.settings.api_key and dict(context.invocation_metadata() or ()).get(
-                        "authorization"
-                    ):
-                        message = "the API key is wrong"
+                refusal = None if name in UNKEYED_METHODS else self._key_refusal(metadata)
+                if refusal is not None:
+                    code, message = grpc.StatusCode.UNAUTHENTICATED, refusal
                 else:
                     try:
                         return await method(request, context)
@@ -176,6 +177,9 @@ class OipGrpcServer:
                         code, message = runtime_code(error), error.message
                         if isinstance(error, DeadlineExceededError):
                             message = deadline_message(self.settings.request_deadline_ms)
+                    except Exception:
+                        code = grpc.StatusCode.UNKNOWN  # grpc answers it so, and logs the exception
+                        raise
             finally:
                 elapsed = time.perf_counter() - started
                 access_log.info(

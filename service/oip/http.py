@@ -178,6 +178,9 @@ async def _infer(
     request: Request, runtime: PoseRuntime, name: str, version: str, header_length: str | None
 ) -> Response:
     deadline = runtime.deadline()
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding != "identity":
+        raise ServiceError(415, f"Content-Encoding {encoding!r} is not taken: send the body uncompressed")
     body = await request.body()
     try:
         call: InferRequest = await run_in_threadpool(read_infer_request, body, header_length)

@@ -81,6 +81,27 @@ def _operations(api_schema: schemathesis.BaseSchema) -> list[schemathesis.APIOpe
     return [result.ok() for result in api_schema.get_all_operations()]
 
 
+def _fuzz(
+    operation: schemathesis.APIOperation, mode: schemathesis.GenerationMode, path: dict[str, str]
+) -> None:
+    """CASES_PER_OPERATION generated requests to `operation`, path parameters named in `path` set to it."""
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=CASES_PER_OPERATION,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+        database=None,
+    )
+    def check(case: schemathesis.Case) -> None:
+        if path and case.path_parameters:
+            case.path_parameters = {key: path.get(key, value) for key, value in case.path_parameters.items()}
+        case.call_and_validate(checks=CHECKS, timeout=60)
+
+    check()
+
+
 @pytest.mark.parametrize("mode", list(schemathesis.GenerationMode), ids=lambda mode: mode.value)
 def test_generated_requests_get_no_5xx_and_documented_responses(
     api_schema: schemathesis.BaseSchema, mode: schemathesis.GenerationMode
@@ -100,19 +121,7 @@ def test_generated_requests_get_no_5xx_and_documented_responses(
         operations = [operation for operation in operations if len(operation.body)]
         assert operations
     for operation in operations:
-
-        @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(
-            max_examples=CASES_PER_OPERATION,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=True,
-            database=None,
-        )
-        def check(case: schemathesis.Case) -> None:
-            case.call_and_validate(checks=CHECKS, timeout=60)
-
-        check()
+        _fuzz(operation, mode, {})
 
 
 @pytest.mark.parametrize("mode", list(schemathesis.GenerationMode), ids=lambda mode: mode.value)
@@ -121,7 +130,6 @@ def test_generated_infer_requests_for_the_served_model_get_no_5xx(
 ) -> None:
     """The Open Inference Protocol's infer routes with the served model's name and version, so that the
     generated tensors reach the codec and the model instead of stopping at an unknown model."""
-    served = {"name": "tiny", "version": "1"}
     operations = [
         op
         for op in _operations(api_schema)
@@ -129,17 +137,4 @@ def test_generated_infer_requests_for_the_served_model_get_no_5xx(
     ]
     assert len(operations) == 2
     for operation in operations:
-
-        @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(
-            max_examples=CASES_PER_OPERATION,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=True,
-            database=None,
-        )
-        def check(case: schemathesis.Case) -> None:
-            case.path_parameters = {key: served[key] for key in case.path_parameters or {}}
-            case.call_and_validate(checks=CHECKS, timeout=60)
-
-        check()
+        _fuzz(operation, mode, {"name": "tiny", "version": "1"})

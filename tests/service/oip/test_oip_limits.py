@@ -102,6 +102,8 @@ def infer_url(service: OipService, model: str = "tiny", version: str = "") -> st
         ((b'{"inputs": [}', {}), "tiny", "", 400, "the inference request is not valid JSON"),
         ((b'{"inputs": []}', {"Inference-Header-Content-Length": "-3"}), "tiny", "", 400,
          "Inference-Header-Content-Length must be an integer"),
+        ((b"\x1f\x8b...", {"Content-Encoding": "gzip"}), "tiny", "", 415,
+         "Content-Encoding 'gzip' is not taken: send the body uncompressed"),
     ],
 )  # fmt: skip
 def test_bad_requests_get_the_status_and_an_error_body_naming_the_problem(
