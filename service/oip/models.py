@@ -24,11 +24,10 @@ from runtime.repository.snapshot import ModelRepository
 from runtime.repository.version import LoadedModel
 from service.errors import ServiceError
 from service.oip.calls import InferRequest, InferResult, RequestedOutput
-from service.oip.tensors import BYTES, Tensor, TensorError
+from service.oip.tensors import BOOL, BYTES, FP32, UINT8, Tensor, TensorError
 from service.payload import decode_base64
 
 NETWORK_SUFFIX = "-net"
-FP32, BOOL, UINT8 = "FP32", "BOOL", "UINT8"
 IMAGE, BOXES, FLIP = "IMAGE", "BOXES", "FLIP"
 KEYPOINTS, PERSON_BOXES = "KEYPOINTS", "PERSON_BOXES"
 CROPS, HEATMAPS = "CROPS", "HEATMAPS"

@@ -1,6 +1,5 @@
-"""KServe's grpc_predict_v2.proto (beside this module; source and licence in its header and in
-service/oip/README.md), compiled when first imported by grpcio-tools' protoc into a descriptor pool of
-its own.
+"""KServe's grpc_predict_v2.proto (beside this module; its licence in its header, its source in
+service/README.md), compiled when first imported by grpcio-tools' protoc into a descriptor pool of its own.
 
 No generated code is kept: the messages are built from the compiled descriptors. A pool of its own, not
 protobuf's default one, because tritonclient and kserve register their own `inference.*` messages in the

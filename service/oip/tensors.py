@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 
-BYTES = "BYTES"
+BYTES, BOOL, UINT8, FP32 = "BYTES", "BOOL", "UINT8", "FP32"
 # Each fixed-size datatype's numpy type, little-endian as the protocol's raw form is.
 NUMERIC_DTYPES: dict[str, np.dtype[Any]] = {
     name: np.dtype(dtype).newbyteorder("<")
     for name, dtype in (
-        ("BOOL", np.bool_),
-        ("UINT8", np.uint8),
+        (BOOL, np.bool_),
+        (UINT8, np.uint8),
         ("UINT16", np.uint16),
         ("UINT32", np.uint32),
         ("UINT64", np.uint64),
@@ -29,7 +29,7 @@ NUMERIC_DTYPES: dict[str, np.dtype[Any]] = {
         ("INT32", np.int32),
         ("INT64", np.int64),
         ("FP16", np.float16),
-        ("FP32", np.float32),
+        (FP32, np.float32),
         ("FP64", np.float64),
     )
 }
@@ -78,7 +78,7 @@ def from_raw(name: str, datatype: str, shape: Sequence[int], raw: bytes) -> Tens
             f"got {len(raw)}"
         )
     data = np.frombuffer(raw, dtype=dtype)
-    if datatype == "BOOL" and not np.isin(data.view(np.uint8), (0, 1)).all():
+    if datatype == BOOL and not np.isin(data.view(np.uint8), (0, 1)).all():
         raise TensorError(f"tensor {name!r}: BOOL bytes must be 0 or 1")
     return Tensor(name, datatype, data.reshape(tuple(shape)))
 
