@@ -1,14 +1,15 @@
 """The OIP models: each repository model NAME is served twice, whatever the protocol (REST or gRPC).
 
 - NAME, the pose pipeline: inputs IMAGE (BYTES [1], the encoded image file; UINT8 [n], the file's bytes,
-  is taken too), BOXES (FP32 [-1, 4], x1 y1 x2 y2 in image pixels) and FLIP (BOOL [1], optional, default
-  true); outputs KEYPOINTS (FP32 [-1, J, 3]: x, y, score of each joint in image pixels) and PERSON_BOXES
-  (FP32 [-1, 4]), one row per person in BOXES' order. In JSON, IMAGE's element is the file in base64.
+  is taken too), BOXES (FP32 [-1, 4], x1 y1 x2 y2 in image pixels; optional: without it the person
+  detector finds the persons) and FLIP (BOOL [1], optional, default true); outputs KEYPOINTS (FP32
+  [-1, J, 3]: x, y, score of each joint in image pixels) and PERSON_BOXES (FP32 [-1, 4]: BOXES, or the
+  boxes found), one row per person. In JSON, IMAGE's element is the file in base64.
 - NAME-net, the bare network for callers who crop themselves: CROPS (FP32 [-1, H, W, 3], the version's
   input layout: RGB pixel values x its pixel_scale) in, HEATMAPS (FP32 [-1, nstack, J, H/4, W/4], every
   stack; the pipeline decodes the last) out, through the same batcher.
 
-BOXES is required while no person detector is served: its absence reaches the runtime as "no persons".
+Only pose models are OIP models; detectors serve the pipeline (and /v1/detect).
 """
 
 import asyncio
@@ -17,6 +18,7 @@ from typing import Literal
 
 import numpy as np
 
+from core.model_repo import POSE
 from runtime.engine import PoseRuntime
 from runtime.errors import ModelNotReadyError, UnknownModelError
 from runtime.pipeline.regions import PersonSpec
@@ -69,12 +71,13 @@ def oip_names(repository_name: str) -> tuple[str, str]:
 
 def resolve(name: str, snapshot: ModelRepository) -> ModelRef:
     """The OIP model `name` among the served ones; UnknownModelError naming them otherwise."""
-    if name in snapshot.models:
+    pose_models = sorted(model for model in snapshot.models if snapshot.kind_of(model) == POSE)
+    if name in pose_models:
         return ModelRef(name, name, "pose")
     base = name.removesuffix(NETWORK_SUFFIX)
-    if base != name and base in snapshot.models:
+    if base != name and base in pose_models:
         return ModelRef(name, base, "network")
-    served = ", ".join(n for model in sorted(snapshot.models) for n in oip_names(model)) or "none"
+    served = ", ".join(n for model in pose_models for n in oip_names(model)) or "none"
     raise UnknownModelError(f"unknown model {name!r} (served: {served})")
 
 

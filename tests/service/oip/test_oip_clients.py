@@ -1,18 +1,21 @@
 """The Open Inference Protocol's own clients against the service: tritonclient over REST (binary and JSON)
 and gRPC, and kserve's REST client (binary and JSON). Their keypoints and boxes equal /v1/pose's for the
-same image and boxes; the bare network's heatmaps decode to them too."""
+same image and boxes (or, without boxes, for what the person detector finds); the bare network's heatmaps
+decode to them too."""
 
 import base64
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 import tritonclient.grpc as triton_grpc
 import tritonclient.http as triton_http
-from helpers import REPO_ROOT, post_pose
+from helpers import MPII_IMAGES, REPO_ROOT, post_pose
 from oip_helpers import OipService
 from service_helpers import encode_image, random_image, response_keypoints
 from tritonclient.utils import InferenceServerException
@@ -197,3 +200,37 @@ def test_metadata_and_health_over_both_protocols(oip: OipService) -> None:
         {"name": "HEATMAPS", "datatype": "FP32", "shape": ["-1", "2", "16", "16", "16"]}
     ]
     assert "default_reason" not in http.get_model_metadata("tiny", "1")["parameters"]
+
+
+def test_without_boxes_the_person_detector_finds_the_persons_as_for_v1(
+    launch_oip, tiny_model_repo: Path, tmp_path: Path
+) -> None:
+    """A repository with the shipped person detector beside the tiny pose model: IMAGE alone answers what
+    /v1/pose without persons answers, the boxes found included; the detector is no OIP model itself."""
+    repo = tmp_path / "repo"
+    shutil.copytree(tiny_model_repo, repo)
+    shutil.copytree(REPO_ROOT / "model_repo" / "person_detector" / "1", repo / "person_detector" / "1")
+    service = launch_oip(repo)
+    photo = (MPII_IMAGES / "005808361.jpg").read_bytes()
+    v1 = httpx.post(
+        f"{service.url}/v1/pose", files={"image": ("p.jpg", photo)}, data={"model": "tiny"}, timeout=120
+    )
+    assert v1.status_code == 200, v1.text
+    xy, scores = response_keypoints(v1.json())
+    assert len(xy) >= 1, "the detector found nobody"
+    boxes = np.array([person["box"] for person in v1.json()["persons"]], np.float32)
+
+    client = triton_http.InferenceServerClient(service.host_port)
+    image = triton_http.InferInput("IMAGE", [1], "BYTES")
+    image.set_data_from_numpy(np.array([photo], object))
+    result = client.infer("tiny", [image])
+    np.testing.assert_array_equal(result.as_numpy("PERSON_BOXES"), boxes)
+    expected = np.concatenate([xy, scores[..., None]], axis=-1).astype(np.float32)
+    np.testing.assert_array_equal(result.as_numpy("KEYPOINTS"), expected)
+    with pytest.raises(
+        InferenceServerException, match=r"unknown model 'person_detector' \(served: tiny, tiny-net\)"
+    ):
+        client.get_model_metadata("person_detector")
+    assert {"name": "person_detector", "version": "1", "state": "READY", "reason": ""} in (
+        client.get_model_repository_index()
+    )

@@ -85,8 +85,7 @@ def infer_url(service: OipService, model: str = "tiny", version: str = "") -> st
 @pytest.mark.parametrize(
     ("body_and_headers", "model", "version", "status", "message"),
     [
-        (rest_request(boxes=None), "tiny", "", 422,
-         "no person boxes were given, and no person detector is served"),
+        (rest_request(boxes=None), "tiny", "", 422, "no persons were given and no person detector is ready"),
         (rest_request(boxes=[[5, 5, 60]]), "tiny", "", 400,
          "tensor 'BOXES': shape [1, 4] holds 4 elements, 'data' has 3"),
         (rest_request(FLIP={"datatype": "INT32", "shape": [1], "data": [1]}), "tiny", "", 400,
@@ -126,7 +125,7 @@ def test_unknown_routes_and_methods_under_v2_answer_the_error_body(oip: OipServi
 @pytest.mark.parametrize(
     ("request_kwargs", "code", "message"),
     [
-        ({"boxes": None}, grpc.StatusCode.INVALID_ARGUMENT, "no person detector is served"),
+        ({"boxes": None}, grpc.StatusCode.INVALID_ARGUMENT, "no person detector is ready"),
         ({"image": b"no image"}, grpc.StatusCode.INVALID_ARGUMENT, "not a recognised image"),
         ({"model": "nobody"}, grpc.StatusCode.NOT_FOUND, "unknown model 'nobody'"),
         ({"version": "7"}, grpc.StatusCode.NOT_FOUND, "has no version 7"),
