@@ -115,10 +115,11 @@ def start_service(
     (backend None: the service's default); returns once ready."""
     port = free_port()
     backend_option = ["--backend", backend] if backend else []
+    python_path = os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))  # `tree` first
     process = subprocess.Popen(
         [sys.executable, "-m", "service", "--port", str(port), "--model-repo", str(Path(repo).resolve()),
          *backend_option, "--log-level", "warning"],
-        cwd=tree, env={**os.environ, "PYTHONPATH": str(tree), **(env or {})},
+        cwd=tree, env={**os.environ, "PYTHONPATH": python_path, **(env or {})},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
