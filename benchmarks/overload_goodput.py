@@ -61,7 +61,8 @@ def main() -> int:
     args = parser.parse_args()
 
     model = list(version_folders(args.model_repo))[-1][0]
-    body, headers = request_body(model)
+    request = request_body(model)
+    body, headers = request.body, request.headers
     process, url = start_service(args.model_repo, "onnxruntime")
     goodput: dict[int, float] = {}
     try:

@@ -11,10 +11,14 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from runtime.backends import create_backend, resolve_backend
+import numpy as np
+
+from core.codec import FLIP_PAIR_CROPS
+from runtime.backends import create_backend
 from runtime.errors import InvalidInputError
 from runtime.options import DetectionOptions, RuntimeOptions
 from runtime.pipeline.detect import ImageDetections, detect_persons
+from runtime.pipeline.network import check_crops, run_network
 from runtime.pipeline.pose import Detection, PoseEstimate, estimate
 from runtime.pipeline.regions import PersonSpec
 from runtime.pipeline.resources import PipelineResources
@@ -32,8 +36,7 @@ class PoseRuntime:
         observer_factory: ObserverFactory | None = None,
     ) -> None:
         self.options = options
-        self.backend_name = resolve_backend(options)
-        self.repository = LiveRepository(options, self.backend_name, backend_factory, observer_factory)
+        self.repository = LiveRepository(options, backend_factory, observer_factory)
         helper_threads = options.keypoint_threads - 1
         self._keypoint_pool = (
             ThreadPoolExecutor(helper_threads, thread_name_prefix="keypoints") if helper_threads > 0 else None
@@ -105,3 +108,16 @@ class PoseRuntime:
     def _detection(self, detection: DetectionOptions | None) -> DetectionOptions:
         asked = detection or self.options.detection
         return replace(asked, max_persons=min(asked.max_persons, self.options.max_persons))
+
+    @property
+    def max_crops(self) -> int:
+        """Most crops one request may run: as many as a pose request with the most persons and flip."""
+        return self.options.max_persons * FLIP_PAIR_CROPS
+
+    async def run_network(self, model: LoadedModel, crops: np.ndarray, deadline: float) -> np.ndarray:
+        """The bare network's heatmaps for caller-made crops, through `model`'s batcher; raises
+        runtime.errors types."""
+        check_crops(model, crops)
+        if len(crops) > self.max_crops:
+            raise InvalidInputError(f"too many crops: {len(crops)}, the limit is {self.max_crops}")
+        return await run_network(model, crops, deadline)

@@ -47,7 +47,7 @@ class RequestContextMiddleware:
         except asyncio.CancelledError:
             # uvicorn cancels requests still running when graceful shutdown times out; it would answer 500.
             if sent_status is None:
-                await _send_error(send_with_id, 503, "the service is shutting down; retry elsewhere")
+                await _send_error(send_with_id, 503, "the service is shutting down; retry elsewhere", scope)
             raise
         finally:
             status = sent_status or 500  # none sent: uvicorn answers 500
@@ -91,7 +91,9 @@ class BodyLimitMiddleware:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _send_error(send, 413, f"the request body is {int(declared)} bytes; {self._size_limit}")
+            await _send_error(
+                send, 413, f"the request body is {int(declared)} bytes; {self._size_limit}", scope
+            )
             return
         deadline: float | None = asyncio.get_running_loop().time() + self.timeout_s
         received = 0
@@ -126,16 +128,16 @@ class BodyLimitMiddleware:
         except _BodyRefused as refusal:
             if started:
                 raise
-            await _send_error(send, refusal.status, refusal.what)
+            await _send_error(send, refusal.status, refusal.what, scope)
 
     @property
     def _size_limit(self) -> str:
         return f"the limit is {self.max_bytes} bytes"
 
 
-async def _send_error(send: Send, status: int, detail: str) -> None:
+async def _send_error(send: Send, status: int, detail: str, scope: Scope) -> None:
     """A JSON error that closes the connection (the rest of the request body is not read)."""
-    body = error_body(detail, request_id_var.get())
+    body = error_body(detail, request_id_var.get(), scope["path"])
     await send(
         {
             "type": "http.response.start",

@@ -163,6 +163,9 @@ class VersionInfo(BaseModel):
     status: str
     reason: str | None
     backend: str
+    backend_reason: str = Field(
+        description="why this backend runs the version (HGPOSE_BACKEND, or auto's rule)"
+    )
     precision: str | None = Field(description="fp32, fp16 or int8; null when the metadata is unreadable")
     source_version: int | None = Field(description="the version this one was quantised from")
     model_file: str | None = Field(description="the file the backend runs")
@@ -179,6 +182,7 @@ class ModelInfo(BaseModel):
     name: str
     kind: str = Field(description="'pose' (crops in, keypoints out) or 'detector' (an image in, boxes out)")
     default_version: int | None
+    default_reason: str | None = Field(description="why requests naming no version get default_version")
     versions: list[VersionInfo]
 
 

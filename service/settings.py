@@ -158,6 +158,12 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    grpc_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="port of the Open Inference Protocol over gRPC, on the same host (0 or empty: no gRPC)",
+    )
     log_level: LogLevel = "info"
     graceful_shutdown_s: int = Field(
         default=30, ge=0, description="seconds in-flight requests get on SIGTERM"
@@ -169,6 +175,12 @@ class Settings(BaseSettings):
         if value not in BACKEND_CHOICES:
             raise ValueError(f"unknown backend {value!r}: choose one of {', '.join(BACKEND_CHOICES)}")
         return value
+
+    @field_validator("grpc_port", mode="before")
+    @classmethod
+    def _empty_port_means_off(cls, value: object) -> object:
+        """`HGPOSE_GRPC_PORT=` (as compose passes an unset variable) leaves gRPC off."""
+        return 0 if value == "" else value
 
     @field_validator("api_key")
     @classmethod

@@ -131,9 +131,11 @@ def _no_keypoints(model: LoadedModel) -> DecodedKeypoints:
     return DecodedKeypoints(np.zeros((0, joints, 2)), np.zeros((0, joints)), np.zeros((0, joints, 2)))
 
 
-async def _infer(
+async def submit_groups(
     model: LoadedModel, groups: list[np.ndarray], deadline: float, reservation: Reservation | None
 ) -> list[BatchResult]:
+    """The groups' outputs from the model's batcher, in the room `reservation` holds, by `deadline`."""
+    """The groups' outputs from the model's batcher, in the room `reservation` holds, by `deadline`."""
     try:
         async with asyncio.timeout_at(deadline):
             return await model.batcher.submit(groups, deadline, reservation)
@@ -180,7 +182,7 @@ async def estimate(
         del prepared  # the image goes now, unless kept for rendering: a waiting request holds only crops
 
         queued = time.perf_counter()
-        results = await _infer(model, groups, deadline, reservation) if groups else []
+        results = await submit_groups(model, groups, deadline, reservation) if groups else []
     finally:
         if reservation is not None:
             model.batcher.release(reservation)

@@ -37,8 +37,8 @@ from runtime.repository.version import (
     ServedVersion,
     State,
     UnavailableVersion,
-    VersionKey,
     load_version,
+    version_label,
 )
 
 logger = logging.getLogger(__name__)
@@ -75,13 +75,11 @@ class LiveRepository:
     def __init__(
         self,
         options: RuntimeOptions,
-        backend_name: str,
         backend_factory: BackendFactory = create_backend,
         observer_factory: ObserverFactory | None = None,
     ) -> None:
         self.options = options
         self.root = Path(options.model_repo)
-        self.backend_name = backend_name
         self._backend_factory = backend_factory
         self._observer_factory = observer_factory
         self.snapshot = ModelRepository()
@@ -102,9 +100,8 @@ class LiveRepository:
             self._fingerprints[(name, version)] = fingerprint(path)
         except OSError:
             self._fingerprints[(name, version)] = None
-        key = VersionKey(name, version, path, self.backend_name)
-        observer = self._observer_factory(key.label) if self._observer_factory else None
-        return load_version(key, self.options, self._backend_factory, observer)
+        observer = self._observer_factory(version_label(name, version)) if self._observer_factory else None
+        return load_version(name, version, path, self.options, self._backend_factory, observer)
 
     def load_all(self) -> None:
         """The whole repository, as at startup (blocking: run off the event loop)."""
@@ -113,6 +110,8 @@ class LiveRepository:
             for version, path in versions_on_disk(model_dir).items():
                 models.setdefault(model_dir.name, {})[version] = self._load(model_dir.name, version, path)
         self.snapshot = ModelRepository(models)
+        for name in models:
+            logger.info("model %s: %s", name, self._default_line(name))
 
     def start(self) -> None:
         """Start the batchers of the snapshot and, in poll mode, the poller (on the event loop)."""
@@ -198,14 +197,17 @@ class LiveRepository:
         leaving = [served[v] for v in removed] + [served[v] for v in incoming if v in served]
         for entry in leaving:
             self._retire(entry)
-        default = self.snapshot.default_version(name)
         logger.info(
-            "model %s: loaded %s, retired %s; default version %s",
+            "model %s: loaded %s, retired %s; %s",
             name,
             sorted(incoming) or "none",
             sorted(e.version for e in leaving) or "none",
-            default.version if default else "none",
+            self._default_line(name),
         )
+
+    def _default_line(self, name: str) -> str:
+        choice = self.snapshot.default_choice(name)
+        return f"default version {choice.model.version} ({choice.reason})" if choice else "no default version"
 
     def _changed_versions(self, name: str, on_disk: dict[int, Path]) -> list[int]:
         """Versions whose folder differs from what was loaded (or was never loaded)."""

@@ -18,6 +18,7 @@ def _version_info(entry: ModelVersion) -> VersionInfo:
         status=entry.status,
         reason=getattr(entry, "reason", None),
         backend=entry.key.backend_name,
+        backend_reason=entry.key.backend.reason,
         precision=metadata.precision if metadata else None,
         source_version=metadata.source_version if metadata else None,
         model_file=backend_spec(entry.key.backend_name).model_file(entry.key.path),
@@ -35,12 +36,13 @@ async def list_models(repository: RepositoryDep) -> ModelsResponse:
     """Newest version first; `default_version` is what a request without `version` gets."""
     models = []
     for name, versions in sorted(repository.models.items()):
-        default = repository.default_version(name)
+        default = repository.default_choice(name)
         models.append(
             ModelInfo(
                 name=name,
                 kind=repository.kind_of(name),
-                default_version=default.version if default else None,
+                default_version=default.model.version if default else None,
+                default_reason=default.reason if default else None,
                 versions=[_version_info(versions[v]) for v in sorted(versions, reverse=True)],
             )
         )

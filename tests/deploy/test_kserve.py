@@ -61,7 +61,6 @@ OIP_PROTOCOLS = ["v2", "grpc-v2"]
 OIP_READY, OIP_LIVE = "/v2/health/ready", "/v2/health/live"
 # Settings the runtime sets that the service takes from the Open Inference Protocol's arrival on.
 OIP_SETTINGS = {"HGPOSE_GRPC_PORT"}
-OIP_PENDING = "the service does not serve the Open Inference Protocol yet"
 
 
 @cache
@@ -269,7 +268,6 @@ def test_the_probes_are_the_protocols_health_routes_on_the_http_port(rendered, a
     assert annotations["prometheus.kserve.io/path"] in app_routes
 
 
-@pytest.mark.xfail(reason=OIP_PENDING, strict=True)
 def test_the_probe_routes_are_routes_of_the_service(app_routes):
     assert {OIP_READY, OIP_LIVE} <= app_routes
 
@@ -277,7 +275,7 @@ def test_the_probe_routes_are_routes_of_the_service(app_routes):
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_hgpose_variable_is_a_valid_setting(rendered, overlay, monkeypatch):
     env = env_values(server(rendered[overlay][SERVING_RUNTIME]))
-    names = {name for name in env if name.startswith("HGPOSE_")} - OIP_SETTINGS
+    names = {name for name in env if name.startswith("HGPOSE_")}
     unknown = {n for n in names if n.removeprefix("HGPOSE_").lower() not in Settings.model_fields}
     assert not unknown, f"not settings of the service: {unknown}"
     for name in names:
@@ -286,7 +284,6 @@ def test_every_hgpose_variable_is_a_valid_setting(rendered, overlay, monkeypatch
     assert (str(settings.model_repo), settings.port) == (KSERVE_MODEL_DIR, int(env["HGPOSE_PORT"]))
 
 
-@pytest.mark.xfail(reason=OIP_PENDING, strict=True)
 def test_the_grpc_port_is_a_setting():
     assert {name.removeprefix("HGPOSE_").lower() for name in OIP_SETTINGS} <= set(Settings.model_fields)
 
