@@ -4,17 +4,33 @@ The pixel count is checked from the header before any pixel is decoded, so a sma
 a huge image (a decompression bomb) is refused without allocating it. The decoded image stays in its own
 mode (a 1-bit, palette or grey image keeps one byte per pixel); only the windows a crop reads are
 converted to RGB, so no request holds a whole-image RGB or float copy.
+
+Every failure to open or decode the bytes is the client's: UnreadableImageError (or ImageTooLargeError),
+whatever Pillow raised. An MPO (a JPEG holding several pictures, as phones write for HDR and depth photos)
+is read as its first picture, as is an animated PNG or WebP.
 """
 
 import io
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from runtime.errors import ImageTooLargeError, UnreadableImageError, UnsupportedImageError
 
-SUPPORTED_FORMATS = ("JPEG", "PNG", "BMP", "WEBP")
+SUPPORTED_FORMATS = ("JPEG", "MPO", "PNG", "BMP", "WEBP")
+# Pillow unpacks every PNG text chunk (tEXt, zTXt, iTXt) and the ICC profile (iCCP) when it opens a file, and
+# keeps them with the image while it decodes; the runtime uses none of them. Pillow's own limits (1 MiB a
+# chunk, 64 MiB of text in all) would let a PNG of under a megabyte make each decoding request hold 64 MiB
+# beyond its pixels. 1 MiB a chunk still takes any ICC profile a camera or editor writes (a few KB to a few
+# hundred KB); 4 MiB of text in all is far above what photos carry. A PNG over either is refused (400):
+# Pillow can skip such chunks only by also accepting truncated images (ImageFile.LOAD_TRUNCATED_IMAGES).
+PNG_TEXT_CHUNK_BYTES = 1 << 20
+PNG_TEXT_TOTAL_BYTES = 4 << 20
+PngImagePlugin.MAX_TEXT_CHUNK = PNG_TEXT_CHUNK_BYTES
+PngImagePlugin.MAX_TEXT_MEMORY = PNG_TEXT_TOTAL_BYTES
+# Pillow's messages are short; this bounds what a client sees of one.
+MAX_REASON_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -37,13 +53,14 @@ class DecodedImage:
         return np.asarray(window if window.mode == "RGB" else window.convert("RGB"))
 
 
-def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
-    """The upright image; UnreadableImageError, ImageTooLargeError or UnsupportedImageError naming what is
-    wrong."""
-    if not data:
-        raise UnreadableImageError("the image is empty (0 bytes)")
+def _reason(error: Exception) -> str:
+    return (str(error) or type(error).__name__)[:MAX_REASON_CHARS]
+
+
+def _open(data: bytes, max_pixels: int) -> Image.Image:
+    """The image with its header read, not yet decoded."""
     try:
-        image = Image.open(io.BytesIO(data), formats=None)
+        return Image.open(io.BytesIO(data))
     except UnidentifiedImageError as error:
         raise UnreadableImageError(
             "the bytes are not a recognised image (send JPEG, PNG, BMP, WebP)"
@@ -51,6 +68,18 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
     except Image.DecompressionBombError as error:
         # Pillow's own bomb limit is far above ours, so an image it refuses is over ours too.
         raise ImageTooLargeError(f"the image has more pixels than the limit of {max_pixels}") from error
+    except MemoryError:
+        raise
+    except Exception as error:  # format plugins raise OSError, SyntaxError, ValueError, struct.error, ...
+        raise UnreadableImageError(f"the image header is corrupt or unsupported: {_reason(error)}") from error
+
+
+def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
+    """The upright image; UnreadableImageError, ImageTooLargeError or UnsupportedImageError naming what is
+    wrong."""
+    if not data:
+        raise UnreadableImageError("the image is empty (0 bytes)")
+    image = _open(data, max_pixels)
     if image.format not in SUPPORTED_FORMATS:
         raise UnsupportedImageError(f"unsupported image type {image.format}: send JPEG, PNG, BMP or WebP")
     width, height = image.size
@@ -61,6 +90,9 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
     try:
         image.load()
         ImageOps.exif_transpose(image, in_place=True)
-    except (OSError, SyntaxError, ValueError) as error:
-        raise UnreadableImageError(f"the {image.format} image is truncated or corrupt: {error}") from error
+    except MemoryError:
+        raise
+    except Exception as error:  # as in _open: whatever the plugin or the EXIF parser raises
+        problem = f"the {image.format} image is truncated or corrupt: {_reason(error)}"
+        raise UnreadableImageError(problem) from error
     return DecodedImage(image)
