@@ -12,9 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from runtime.backends import create_backend, resolve_backend
 from runtime.errors import InvalidInputError
+from runtime.memory import return_large_buffers_to_the_system
 from runtime.options import RuntimeOptions
-from runtime.pipeline.pose import PipelineResources, PoseEstimate, estimate
+from runtime.pipeline.pose import PipelineResources, PoseEstimate, estimate, held
 from runtime.pipeline.regions import PersonSpec
+from runtime.pipeline.rendering import RenderedImage, render_png
 from runtime.repository.live import LiveRepository, ObserverFactory
 from runtime.repository.version import BackendFactory, LoadedModel
 
@@ -29,6 +31,7 @@ class PoseRuntime:
         observer_factory: ObserverFactory | None = None,
     ) -> None:
         self.options = options
+        return_large_buffers_to_the_system()
         self.backend_name = resolve_backend(options)
         self.repository = LiveRepository(options, self.backend_name, backend_factory, observer_factory)
         helper_threads = options.keypoint_threads - 1
@@ -39,7 +42,9 @@ class PoseRuntime:
             decode_slots=asyncio.Semaphore(options.max_concurrent_decodes),
             max_image_pixels=options.max_image_pixels,
             keypoint_helpers=(self._keypoint_pool, helper_threads) if self._keypoint_pool else None,
+            render_max_side=options.render_max_side,
         )
+        self._render_slots = asyncio.Semaphore(options.max_concurrent_renders)
 
     async def start(self) -> None:
         """Load every version in the repository (off the event loop), then start serving and polling."""
@@ -68,11 +73,33 @@ class PoseRuntime:
         persons: list[PersonSpec],
         flip: bool,
         deadline: float,
-        keep_image: bool = False,
     ) -> PoseEstimate:
         """Keypoints of every person in the image, from a leased `model`; raises runtime.errors types."""
+        self._check_persons(persons)
+        return await estimate(model, image_bytes, persons, flip, deadline, self._resources)
+
+    async def estimate_and_render(
+        self,
+        model: LoadedModel,
+        image_bytes: bytes,
+        persons: list[PersonSpec],
+        flip: bool,
+        deadline: float,
+    ) -> tuple[PoseEstimate, RenderedImage]:
+        """As `estimate`, and the image drawn with the skeletons (PNG, scaled to at most render_max_side).
+
+        At most max_concurrent_renders requests are past this admission at once, from before their image is
+        decoded until their PNG is made; the others wait (until their deadline) holding only their bytes.
+        """
+        self._check_persons(persons)
+        async with held(self._render_slots, deadline, "render"):
+            found = await estimate(
+                model, image_bytes, persons, flip, deadline, self._resources, keep_scaled_image=True
+            )
+            return found, await asyncio.to_thread(render_png, found)
+
+    def _check_persons(self, persons: list[PersonSpec]) -> None:
         if len(persons) > self.options.max_persons:
             raise InvalidInputError(
                 f"too many persons: {len(persons)}, the limit is {self.options.max_persons}"
             )
-        return await estimate(model, image_bytes, persons, flip, deadline, self._resources, keep_image)

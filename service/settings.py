@@ -108,6 +108,17 @@ class Settings(BaseSettings):
         description="images decoded and cropped at once (each up to 8 bytes per pixel)",
     )
 
+    max_concurrent_renders: int = Field(
+        default=_RUNTIME.max_concurrent_renders,
+        ge=1,
+        description="render=png requests past admission at once (from before decoding to the PNG)",
+    )
+    render_max_side: int = Field(
+        default=_RUNTIME.render_max_side,
+        ge=16,
+        description="longest side of a render=png image; larger images are scaled down to it",
+    )
+
     keypoint_threads: int = Field(
         default=_RUNTIME.keypoint_threads,
         ge=1,
@@ -198,5 +209,7 @@ class Settings(BaseSettings):
             max_image_pixels=self.max_image_pixels,
             max_persons=self.max_persons,
             max_concurrent_decodes=self.max_concurrent_decodes,
+            max_concurrent_renders=self.max_concurrent_renders,
+            render_max_side=self.render_max_side,
             keypoint_threads=self.keypoint_threads,
         )

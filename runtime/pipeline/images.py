@@ -31,6 +31,27 @@ PngImagePlugin.MAX_TEXT_CHUNK = PNG_TEXT_CHUNK_BYTES
 PngImagePlugin.MAX_TEXT_MEMORY = PNG_TEXT_TOTAL_BYTES
 # Pillow's messages are short; this bounds what a client sees of one.
 MAX_REASON_CHARS = 200
+# Modes Pillow resizes as they are (1-bit and palette ones by nearest neighbour); others go to RGB first.
+RESIZABLE_MODES = ("1", "L", "P", "RGB", "RGBA", "LA")
+# Scaling down first reduces by a whole factor (a box average into a small image), then resamples: the
+# full-size intermediate a one-step resample makes is never allocated.
+SCALE_DOWN_REDUCING_GAP = 1.0
+
+
+@dataclass(frozen=True)
+class ScaledImage:
+    """An image's RGB pixels (uint8), scaled by `scale` (at most 1) to fit a longest side."""
+
+    rgb: np.ndarray
+    scale: float
+
+    def points(self, xy: np.ndarray, width: int, height: int) -> np.ndarray:
+        """Points (..., 2) of the width x height image in this one's pixels (pixel centres map to centres)."""
+        points = np.asarray(xy, np.float64)
+        if self.rgb.shape[:2] == (height, width):
+            return points
+        factors = np.array([self.rgb.shape[1] / width, self.rgb.shape[0] / height])
+        return (points + 0.5) * factors - 0.5
 
 
 @dataclass(frozen=True)
@@ -51,6 +72,16 @@ class DecodedImage:
         """(bottom-top, right-left, 3) uint8 RGB pixels of a window inside the image."""
         window = self.pixels.crop((left, top, right, bottom))
         return np.asarray(window if window.mode == "RGB" else window.convert("RGB"))
+
+    def scaled_rgb(self, max_side: int) -> ScaledImage:
+        """The image as RGB with its longer side at most `max_side` (never enlarged). Only the scaled image is
+        converted to RGB, except for rare modes (16-bit, CMYK...), converted whole first."""
+        scale = min(1.0, max_side / max(self.width, self.height))
+        size = (max(1, round(self.width * scale)), max(1, round(self.height * scale)))
+        pixels = self.pixels if self.pixels.mode in RESIZABLE_MODES else self.pixels.convert("RGB")
+        if size != pixels.size:
+            pixels = pixels.resize(size, Image.Resampling.BILINEAR, reducing_gap=SCALE_DOWN_REDUCING_GAP)
+        return ScaledImage(np.asarray(pixels if pixels.mode == "RGB" else pixels.convert("RGB")), scale)
 
 
 def _reason(error: Exception) -> str:

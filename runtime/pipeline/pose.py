@@ -5,7 +5,9 @@ Bad input raises the runtime's typed errors (runtime.errors); the edges map them
 """
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -14,7 +16,7 @@ import numpy as np
 from core.codec import DecodedKeypoints
 from runtime.batching import BatchResult, Reservation
 from runtime.errors import DeadlineExceededError
-from runtime.pipeline.images import DecodedImage, decode_image
+from runtime.pipeline.images import DecodedImage, ScaledImage, decode_image
 from runtime.pipeline.regions import (
     PersonRegion,
     PersonSpec,
@@ -30,12 +32,13 @@ from runtime.repository.version import LoadedModel
 class PoseEstimate:
     """What the pipeline found for one image, and how long each step took (seconds).
 
-    `image` is the decoded upright image the keypoints refer to, kept only when asked (for rendering): a
-    request waiting for inference holds its crops, not its image.
+    `scaled_image` is the upright image the keypoints refer to, scaled to the render size, kept only when
+    asked (for rendering): a request waiting for inference holds its crops and at most that, never the
+    full-size image.
     """
 
     model: LoadedModel
-    image: DecodedImage | None
+    scaled_image: ScaledImage | None
     width: int
     height: int
     regions: list[PersonRegion]
@@ -50,13 +53,16 @@ class PipelineResources:
     decode_slots: asyncio.Semaphore
     max_image_pixels: int
     keypoint_helpers: tuple[Executor, int] | None
+    render_max_side: int
 
 
 @dataclass(frozen=True)
 class _PreparedImage:
     """An image turned into batcher groups, with the step times (perf_counter seconds)."""
 
-    image: DecodedImage
+    width: int
+    height: int
+    scaled_image: ScaledImage | None
     regions: list[PersonRegion]
     groups: list[np.ndarray]
     decoded_at: float
@@ -64,16 +70,37 @@ class _PreparedImage:
 
 
 def _prepare(
-    image_bytes: bytes, persons: list[PersonSpec], flip: bool, model: LoadedModel, max_pixels: int
+    image_bytes: bytes,
+    persons: list[PersonSpec],
+    flip: bool,
+    model: LoadedModel,
+    max_pixels: int,
+    scaled_side: int | None,
 ) -> _PreparedImage:
-    """Decode, regions, crops and groups: all of an image's CPU work before inference, in one thread hop."""
-    image = decode_image(image_bytes, max_pixels)
+    """Decode, regions, crops and groups (and the image scaled to `scaled_side`, when given): all of an
+    image's CPU work before inference, in one thread hop; the full-size image is dropped on return."""
+    image: DecodedImage = decode_image(image_bytes, max_pixels)
     regions = [region_from_person(person, image.width, image.height) for person in persons]
     decoded_at = time.perf_counter()
     size, pixel_scale = model.metadata.input.height, model.metadata.input.pixel_scale
     crops = np.stack([crop_person(image, region, size, pixel_scale) for region in regions])
     groups = person_groups(crops, flip)
-    return _PreparedImage(image, regions, groups, decoded_at, time.perf_counter())
+    scaled = image.scaled_rgb(scaled_side) if scaled_side is not None else None
+    return _PreparedImage(image.width, image.height, scaled, regions, groups, decoded_at, time.perf_counter())
+
+
+@contextlib.asynccontextmanager
+async def held(slots: asyncio.Semaphore, deadline: float, step: str) -> AsyncIterator[None]:
+    """One of `slots`, waited for until `deadline` (DeadlineExceededError naming the `step` it waited for)."""
+    try:
+        async with asyncio.timeout_at(deadline):
+            await slots.acquire()
+    except TimeoutError as error:
+        raise DeadlineExceededError(f"the request deadline passed while it waited to {step}") from error
+    try:
+        yield
+    finally:
+        slots.release()
 
 
 def decode_persons(
@@ -108,33 +135,27 @@ async def estimate(
     flip: bool,
     deadline: float,
     resources: PipelineResources,
-    keep_image: bool = False,
+    keep_scaled_image: bool = False,
 ) -> PoseEstimate:
     """Run one image and its persons through `model`; `deadline` is on the event loop's clock.
 
     Admission comes before any work: the image reserves its crops' room in the model's queue (or is
     refused, QueueFullError) before it is decoded, and at most `resources.decode_slots` images decode and crop
-    at once, which bounds the memory images take (see service/README.md).
+    at once, which bounds the memory images take (see service/README.md). With `keep_scaled_image` the
+    image scaled to `resources.render_max_side` is kept for drawing.
     """
     started = time.perf_counter()
     reservation = model.batcher.reserve(len(persons) * crops_per_person(flip))
     try:
-        try:
-            async with asyncio.timeout_at(deadline):
-                await resources.decode_slots.acquire()
-        except TimeoutError as error:
-            raise DeadlineExceededError("the request deadline passed while it waited to decode") from error
-        try:
+        async with held(resources.decode_slots, deadline, "decode"):
             admitted = time.perf_counter()
+            scaled_side = resources.render_max_side if keep_scaled_image else None
             prepared = await asyncio.to_thread(
-                _prepare, image_bytes, persons, flip, model, resources.max_image_pixels
+                _prepare, image_bytes, persons, flip, model, resources.max_image_pixels, scaled_side
             )
-        finally:
-            resources.decode_slots.release()
-        width, height, regions = prepared.image.width, prepared.image.height, prepared.regions
-        kept_image = prepared.image if keep_image else None
-        groups, decoded_at, cropped_at = prepared.groups, prepared.decoded_at, prepared.cropped_at
-        del prepared  # the image goes now, unless kept for rendering: a waiting request holds only crops
+        width, height, regions, groups = prepared.width, prepared.height, prepared.regions, prepared.groups
+        scaled_image, decoded_at, cropped_at = prepared.scaled_image, prepared.decoded_at, prepared.cropped_at
+        del prepared
 
         queued = time.perf_counter()
         results = await _infer(model, groups, deadline, reservation)
@@ -153,4 +174,4 @@ async def estimate(
         "batch_and_inference": inferred - queued,
         "decode_keypoints": finished - inferred,
     }
-    return PoseEstimate(model, kept_image, width, height, regions, keypoints, timing)
+    return PoseEstimate(model, scaled_image, width, height, regions, keypoints, timing)

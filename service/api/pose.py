@@ -1,6 +1,5 @@
 """POST /v1/pose: an image and person regions in (multipart or JSON), 16 keypoints per person out."""
 
-import asyncio
 import time
 from typing import Annotated, Any, Literal
 
@@ -8,7 +7,6 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from runtime.pipeline.pose import PoseEstimate
 from runtime.pipeline.regions import PersonSpec
-from runtime.pipeline.rendering import render_png
 from service.api.deps import MetricsDep, RuntimeDep, SettingsDep, require_api_key
 from service.pose_request import read_pose_request
 from service.schemas import (
@@ -23,6 +21,9 @@ from service.schemas import (
 )
 
 PNG_MEDIA_TYPE = "image/png"
+# A render=png answer's scale: its pixels per pixel of the upright image (1 unless the image was larger than
+# render_max_side).
+RENDER_SCALE_HEADER = "X-Render-Scale"
 
 router = APIRouter(tags=["pose"], dependencies=[Depends(require_api_key)])
 
@@ -153,11 +154,15 @@ async def estimate_pose(
     persons = [person_spec(person) for person in options.persons]
     with runtime.lease(options.model, options.version) as model:
         read = time.perf_counter()
-        found = await runtime.estimate(
-            model, pose_request.image_bytes, persons, options.flip, deadline, keep_image=png
-        )
+        if png:
+            found, rendered = await runtime.estimate_and_render(
+                model, pose_request.image_bytes, persons, options.flip, deadline
+            )
+        else:
+            found = await runtime.estimate(model, pose_request.image_bytes, persons, options.flip, deadline)
     metrics.queue_wait.labels(model=model.label).observe(found.timing_s["queue_wait"])
     if png:
-        return Response(await asyncio.to_thread(render_png, found), media_type=PNG_MEDIA_TYPE)
+        scale = {RENDER_SCALE_HEADER: f"{rendered.scale:.6g}"}
+        return Response(rendered.png, media_type=PNG_MEDIA_TYPE, headers=scale)
     timing = {"read_request": read - started, **found.timing_s, "total": time.perf_counter() - started}
     return response_body(found, timing)
