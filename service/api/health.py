@@ -26,8 +26,10 @@ async def ready(repository: RepositoryDep) -> Response:
 @router.get("/metrics", response_class=Response)
 async def metrics(metrics: MetricsDep, repository: RepositoryDep) -> Response:
     """Prometheus text format."""
-    metrics.models_ready.set(repository.ready_count)
+    loaded = repository.loaded()
+    metrics.models_ready.set(len(loaded))
+    metrics.keep_models({model.label for model in loaded})
     metrics.queued_crops.clear()  # versions released since the last scrape drop out
-    for model in repository.loaded():
+    for model in loaded:
         metrics.queued_crops.labels(model=model.label).set(model.batcher.queued_crops)
     return Response(metrics.render(), media_type=metrics.content_type)

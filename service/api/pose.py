@@ -160,7 +160,7 @@ async def estimate_pose(
             )
         else:
             found = await runtime.estimate(model, pose_request.image_bytes, persons, options.flip, deadline)
-    metrics.queue_wait.labels(model=model.label).observe(found.timing_s["queue_wait"])
+    metrics.observe_queue_wait(model.label, found.timing_s["queue_wait"])
     if png:
         scale = {RENDER_SCALE_HEADER: f"{rendered.scale:.6g}"}
         return Response(rendered.png, media_type=PNG_MEDIA_TYPE, headers=scale)
