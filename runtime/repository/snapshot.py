@@ -9,7 +9,7 @@ default is its newest ready version of the precision its backend prefers (backen
 from collections.abc import Mapping
 
 from runtime.backends import backend_spec
-from runtime.errors import AmbiguousModelError, ModelNotReadyError, UnknownModelError
+from runtime.errors import AmbiguousModelError, ModelNotReadyError, UnknownModelError, shown
 from runtime.repository.version import LoadedModel, ModelVersion
 
 
@@ -51,7 +51,7 @@ class ModelRepository:
         versions = self.models.get(name)
         if versions is None:
             known = ", ".join(sorted(self.models)) or "none"
-            raise UnknownModelError(f"unknown model {name!r} (served: {known})")
+            raise UnknownModelError(f"unknown model {shown(name)} (served: {known})")
         if version is None:
             chosen = self.default_version(name)
             if chosen is None:

@@ -316,3 +316,18 @@ def test_metrics_count_requests_queue_wait_and_batches(serve) -> None:
     assert 'hgpose_queue_wait_seconds_count{model="tiny:1"} 1.0' in text
     assert 'hgpose_inference_seconds_count{model="tiny:1"}' in text
     assert 'hgpose_batch_size_sum{model="tiny:1"} 4.0' in text  # 2 persons, each with its flip copy
+
+
+def test_an_unknown_model_name_is_cut_in_the_404(service_url: str) -> None:
+    name = "m" * 1_000_000
+    response = httpx.post(
+        f"{service_url}/v1/pose",
+        json={"image_base64": b64(GOOD_IMAGE), "persons": GOOD_PERSONS, "model": name},
+    )
+    assert response.status_code == 404 and len(response.content) < 1000, len(response.content)
+    assert (
+        "unknown model 'mmm" in response.json()["detail"]
+        and "1000000 characters" in response.json()["detail"]
+    )
+    load = httpx.post(f"{service_url}/v1/repository/models/{'n' * 8000}/load")
+    assert load.status_code == 404 and len(load.content) < 1000
