@@ -95,6 +95,10 @@ class VersionInfo(BaseModel):
     version: int
     status: str
     reason: str | None
+    reload_error: str | None = Field(
+        description="the version's files changed on disk and failed to load with this error; the copy "
+        "loaded before keeps serving (status ready)"
+    )
     backend: str
     precision: str | None = Field(description="fp32, fp16 or int8; null when the metadata is unreadable")
     source_version: int | None = Field(description="the version this one was quantised from")
@@ -122,9 +126,15 @@ class RepositoryVersion(BaseModel):
     name: str
     version: int
     state: State
-    on_disk: bool = Field(description="the version folder is in the repository now")
+    on_disk: bool | None = Field(
+        description="the version folder is in the repository now; null: the model's folder cannot be read now"
+    )
     default: bool = Field(description="requests that name no version get this one")
     reason: str | None = Field(description="why it is unavailable or not loaded")
+    reload_error: str | None = Field(
+        description="the version's files changed on disk and failed to load with this error; the copy "
+        "loaded before keeps serving (state ready)"
+    )
 
 
 class RepositoryIndex(BaseModel):

@@ -77,6 +77,17 @@ class ServiceMetrics:
             "hgpose_queued_crops", "crops waiting for a batch", ["model"], registry=self.registry
         )
         self.models_ready = Gauge("hgpose_models_ready", "model versions ready", registry=self.registry)
+        self.repository_readable = Gauge(
+            "hgpose_repository_readable",
+            "1 when the last scan could list the model repository, 0 when it could not",
+            registry=self.registry,
+        )
+        self.repository_scan_failures = Counter(
+            "hgpose_repository_scan_failures",
+            "scans of the model repository (polls, control requests, the index) that could not list it",
+            registry=self.registry,
+        )
+        self._scan_failures_counted = 0
         self._model_metrics = (self.queue_wait, self.compute, self.batch_size, self.padded_crops)
         self._model_labels: set[str] = set()
 
@@ -97,6 +108,12 @@ class ServiceMetrics:
             for metric in self._model_metrics:
                 metric.remove(label)  # nothing to do where it has no series for it
         self._model_labels &= served
+
+    def observe_repository(self, readable: bool, failed_scans: int) -> None:
+        """The live repository's health at scrape time (its count only grows)."""
+        self.repository_readable.set(1 if readable else 0)
+        self.repository_scan_failures.inc(failed_scans - self._scan_failures_counted)
+        self._scan_failures_counted = failed_scans
 
     def batch_observer(self, model: str) -> BatchObserver:
         """The batcher's hook for `model`: records each batch's real crops, compute time and padding."""

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from service.api.deps import MetricsDep, RepositoryDep
+from service.api.deps import LiveRepositoryDep, MetricsDep, RepositoryDep
 from service.schemas import HealthResponse
 
 router = APIRouter(tags=["operations"])
@@ -24,9 +24,10 @@ async def ready(repository: RepositoryDep) -> Response:
 
 
 @router.get("/metrics", response_class=Response)
-async def metrics(metrics: MetricsDep, repository: RepositoryDep) -> Response:
+async def metrics(metrics: MetricsDep, live: LiveRepositoryDep) -> Response:
     """Prometheus text format."""
-    loaded = repository.loaded()
+    loaded = live.snapshot.loaded()
+    metrics.observe_repository(live.health.readable, live.health.failed_scans)
     metrics.models_ready.set(len(loaded))
     metrics.keep_models({model.label for model in loaded})
     metrics.queued_crops.clear()  # versions released since the last scrape drop out
