@@ -32,6 +32,7 @@ _ORT, _OPENVINO, _LITE = _RUNTIME.backends.onnxruntime, _RUNTIME.backends.openvi
 _BATCHING = _RUNTIME.batching
 # Time a request's line and headers get (uvicorn has no such deadline; service.server adds it).
 HEADER_TIMEOUT_S = 10.0
+DEFAULT_MAX_HEADER_BYTES = 16 * 1024
 
 
 class Settings(BaseSettings):
@@ -126,7 +127,9 @@ class Settings(BaseSettings):
     )
 
     max_header_bytes: int = Field(
-        default=16 * 1024, ge=1024, description="request line and headers (h11 answers 400 and closes above)"
+        default=DEFAULT_MAX_HEADER_BYTES,
+        ge=1024,
+        description="request line and headers, however they arrive (431 and the connection closed above)",
     )
     header_timeout_s: float = Field(
         default=HEADER_TIMEOUT_S,
