@@ -99,7 +99,8 @@ class LimitedH11Protocol(H11Protocol):
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
-        self.conn = CheckedConnection(config.h11_max_incomplete_event_size or DEFAULT_MAX_HEADER_BYTES)
+        self.checked = CheckedConnection(config.h11_max_incomplete_event_size or DEFAULT_MAX_HEADER_BYTES)
+        self.conn = self.checked
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -121,12 +122,12 @@ class LimitedH11Protocol(H11Protocol):
         """A request h11 could not parse or CheckedConnection refused: a JSON error (400, or 431 for a head
         over the limit) with a new request id; then the connection is closed."""
         request_id = uuid.uuid4().hex
-        refusal = self.conn.refusal if isinstance(self.conn, CheckedConnection) else None
+        refusal = self.checked.refusal
         status = refusal.error_status_hint if refusal is not None else 400
         if isinstance(refusal, Refusal):
             detail = refusal.detail
-        elif status == 431 and isinstance(self.conn, CheckedConnection):
-            detail = self.conn.over_the_limit
+        elif status == 431:
+            detail = self.checked.over_the_limit
         else:
             detail = f"malformed HTTP request: {refusal or msg}"
         self.logger.warning("refused a request: %s", detail, extra={"request_id": request_id})
