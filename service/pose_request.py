@@ -1,5 +1,6 @@
 """Reading a POST /v1/pose body, multipart or JSON, into the image bytes and the validated options."""
 
+import re
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -8,6 +9,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from runtime.errors import shown
 from service.errors import ServiceError
 from service.payload import decode_base64, max_json_separators, parse_json
 from service.schemas import PoseJsonRequest, PoseOptions
@@ -16,6 +18,10 @@ from service.validation import validation_message
 # A `persons` field up to this size is parsed on the event loop (16 persons take ~2 KB; parsing 64 KB
 # takes well under a millisecond); a larger one goes to the thread pool, which costs a thread hop.
 INLINE_PERSONS_CHARS = 64 * 1024
+# A multipart form's fields are text. `flip` is "true" or "false"; `version` a version number written as
+# its folder is named: decimal digits, no sign, no leading zero, no point, no spaces (at most 18 digits).
+MULTIPART_FLIP = {"true": True, "false": False}
+MULTIPART_VERSION = re.compile(r"[1-9][0-9]{0,17}")
 
 
 @dataclass(frozen=True)
@@ -34,8 +40,25 @@ def _options(raw: dict[str, object], model: type[OptionsT]) -> OptionsT:
         raise ServiceError(422, validation_message(error)) from error
 
 
+def _typed_fields(fields: dict[str, str]) -> dict[str, object]:
+    """The text fields with `flip` and `version` read into JSON's types; 422 for any other text."""
+    typed: dict[str, object] = dict(fields)
+    if "flip" in fields:
+        if fields["flip"] not in MULTIPART_FLIP:
+            raise ServiceError(422, f"flip: send 'true' or 'false', not {shown(fields['flip'])}")
+        typed["flip"] = MULTIPART_FLIP[fields["flip"]]
+    if "version" in fields:
+        if not MULTIPART_VERSION.fullmatch(fields["version"]):
+            raise ServiceError(
+                422,
+                f"version: send a version number in decimal digits, e.g. 6, not {shown(fields['version'])}",
+            )
+        typed["version"] = int(fields["version"])
+    return typed
+
+
 def _multipart_options(fields: dict[str, str], persons: str, max_persons: int) -> PoseOptions:
-    raw: dict[str, object] = dict(fields)
+    raw = _typed_fields(fields)
     raw["persons"] = parse_json(persons, "multipart field 'persons'", max_json_separators(max_persons))
     return _options(raw, PoseOptions)
 

@@ -1,8 +1,8 @@
 """Request and response bodies of the HTTP API (pydantic, the API edge only)."""
 
-from typing import Any, Self
+from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, model_validator
 
 from runtime.pipeline.regions import person_form_problem
 from runtime.repository.version import State
@@ -36,22 +36,16 @@ class Person(BaseModel):
 
 
 class PoseOptions(BaseModel):
-    """What both request forms share."""
+    """What both request forms share, in JSON's types and strictly: `flip` true or false, `version` an integer
+    (not "6", 6.0 or true). A multipart form's text fields are read into these types first
+    (service.pose_request)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     persons: list[Person] = Field(min_length=1)
-    flip: bool = Field(default=True, description="average with the mirrored crop, as the reference")
+    flip: StrictBool = Field(default=True, description="average with the mirrored crop, as the reference")
     model: str | None = Field(default=None, description="model name (default: the only or configured one)")
-    version: int | None = Field(default=None, ge=1, description="model version (default: newest ready)")
-
-    @field_validator("version", mode="before")
-    @classmethod
-    def _version_is_not_a_boolean(cls, value: Any) -> Any:
-        """pydantic reads true as 1; a multipart form sends the version as text, so it cannot be strict."""
-        if isinstance(value, bool):
-            raise ValueError("version must be an integer, not true or false")
-        return value
+    version: StrictInt | None = Field(default=None, ge=1, description="model version (default: newest ready)")
 
 
 class PoseJsonRequest(PoseOptions):

@@ -85,10 +85,10 @@ def test_flip_changes_the_result(service_url: str) -> None:
 def test_json_form_equals_multipart_form(service_url: str) -> None:
     data = encode_image(random_image(150, 200, seed=3), "JPEG", quality=90)
     persons = [{"box": [30, 20, 160, 140]}, {"center": [100, 75], "scale": 0.6}]
-    multipart = post_pose(service_url, data, persons)
+    multipart = post_pose(service_url, data, persons, model="tiny", version="1", flip="true")
     as_json = httpx.post(
         f"{service_url}/v1/pose",
-        json={"image_base64": b64(data), "persons": persons, "model": "tiny", "version": 1},
+        json={"image_base64": b64(data), "persons": persons, "model": "tiny", "version": 1, "flip": True},
         timeout=60,
     )
     assert multipart.status_code == as_json.status_code == 200, as_json.text
@@ -175,6 +175,16 @@ DEEP = "[" * 100_000 + "]" * 100_000  # json.loads would raise RecursionError on
         (GOOD_IMAGE, [{"center": [100, 100], "scale": 1e306}], {}, 422, "times the 100x100 image"),
         (GOOD_IMAGE, [{"box": [400.0, 10, 20, 30]}], {}, 422, "box [400.0, 10.0, 20.0, 30.0] is empty"),
         (GOOD_IMAGE, [{"box": [True, 10, 90, 90]}], {}, 422, "persons.0.box.0"),
+        (GOOD_IMAGE, [{"box": [10, 10, 10 + 1e-9, 90]}], {}, 422, "at least 1 pixel"),
+        (GOOD_IMAGE, [{"box": [10, 50, 90, 50.5]}], {}, 422, "at least 1 pixel"),
+        (GOOD_IMAGE, [{"center": [50, 50], "scale": 1e-300}], {}, 422, "at least 1 pixel"),
+        (GOOD_IMAGE, GOOD_PERSONS, {"version": "1.0"}, 422, "version"),
+        (GOOD_IMAGE, GOOD_PERSONS, {"version": "01"}, 422, "version"),
+        (GOOD_IMAGE, GOOD_PERSONS, {"version": "1_0"}, 422, "version"),
+        (GOOD_IMAGE, GOOD_PERSONS, {"version": " 1"}, 422, "version"),
+        (GOOD_IMAGE, GOOD_PERSONS, {"version": "9" * 5000}, 422, "version"),
+        (GOOD_IMAGE, GOOD_PERSONS, {"flip": "1"}, 422, "flip"),
+        (GOOD_IMAGE, GOOD_PERSONS, {"flip": "True"}, 422, "flip"),
     ],
 )
 def test_bad_multipart_input_is_a_4xx_naming_the_problem(
@@ -207,6 +217,12 @@ def test_bad_multipart_input_is_a_4xx_naming_the_problem(
          "not valid JSON"),
         ({"json": {"image_base64": b64(GOOD_IMAGE), "persons": GOOD_PERSONS, "version": True}}, 422,
          "version"),
+        ({"json": {"image_base64": b64(GOOD_IMAGE), "persons": GOOD_PERSONS, "version": "1"}}, 422,
+         "version"),
+        ({"json": {"image_base64": b64(GOOD_IMAGE), "persons": GOOD_PERSONS, "version": 1.0}}, 422,
+         "version"),
+        ({"json": {"image_base64": b64(GOOD_IMAGE), "persons": GOOD_PERSONS, "flip": "false"}}, 422, "flip"),
+        ({"json": {"image_base64": b64(GOOD_IMAGE), "persons": GOOD_PERSONS, "flip": 0}}, 422, "flip"),
         ({"json": {"image_base64": b64(GOOD_IMAGE), "persons": [{"box": [1, 2, 3, 4]}] * 1000}}, 422,
          "brackets, braces and commas"),
     ],
