@@ -1,4 +1,5 @@
-"""Memory of the service under a burst of worst-case images, answered as JSON or drawn (render=png).
+"""Memory of the service under a burst of worst-case images, answered as JSON or drawn (render=png); the
+targets: service/README.md.
 
     python benchmarks/memory_burst.py --model-repo REPO [--requests 8] [--kind png-1bit|jpeg-rgb] [--render]
 

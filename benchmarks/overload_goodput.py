@@ -1,4 +1,4 @@
-"""Goodput of the service under overload (issue 13's admission target), on loopback, time-bounded.
+"""Goodput of the service under overload (its admission target: service/README.md), on loopback, time-bounded.
 
     python benchmarks/overload_goodput.py --model-repo REPO [--seconds 20] [--levels 16 48]
 

@@ -1,4 +1,4 @@
-"""Service overhead against the bare runtime, in paired rounds on one machine (issue 4's benchmark).
+"""Service overhead against the bare runtime, in paired rounds on one machine.
 
     python benchmarks/service_latency.py --model-repo REPO [--model NAME] [--version V]
         [--backend onnxruntime|openvino|...] [--requests 20] [--seconds 10] [--rounds 5]

@@ -42,6 +42,15 @@ class MpiiAnnotations:
         """(N, 16) bool: the seed's rule, a joint counts when its x is not 0."""
         return self.part[..., 0] != 0
 
+    def joint_boxes(self) -> np.ndarray:
+        """(N, 4) x1 y1 x2 y2: the box around each person's annotated joints, head top to ankles. Tighter than
+        the whole person (feet, hands, hair reach past the joints), but unlike the square that centre and
+        scale describe, it has the person's shape, so IoU with a detected person box is meaningful."""
+        annotated = self.annotated[..., None]
+        low = np.where(annotated, self.part, np.inf).min(axis=1)
+        high = np.where(annotated, self.part, -np.inf).max(axis=1)
+        return np.concatenate([low, high], axis=1)
+
     def subset(self, count: int) -> "MpiiAnnotations":
         """The first `count` entries."""
         return self.select(np.arange(min(count, len(self))))

@@ -9,16 +9,19 @@ import asyncio
 import contextlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 from runtime.backends import create_backend, resolve_backend
 from runtime.errors import InvalidInputError
 from runtime.memory import return_large_buffers_to_the_system
-from runtime.options import RuntimeOptions
-from runtime.pipeline.pose import PipelineResources, PoseEstimate, estimate, held
+from runtime.options import DetectionOptions, RuntimeOptions
+from runtime.pipeline.detect import ImageDetections, detect_persons
+from runtime.pipeline.pose import Detection, PoseEstimate, estimate
 from runtime.pipeline.regions import PersonSpec
 from runtime.pipeline.rendering import RenderedImage, render_png
+from runtime.pipeline.resources import PipelineResources, held
 from runtime.repository.live import LiveRepository, ObserverFactory
-from runtime.repository.version import BackendFactory, LoadedModel
+from runtime.repository.version import BackendFactory, LoadedDetector, LoadedModel
 
 
 class PoseRuntime:
@@ -42,7 +45,6 @@ class PoseRuntime:
             decode_slots=asyncio.Semaphore(options.max_concurrent_decodes),
             max_image_pixels=options.max_image_pixels,
             keypoint_helpers=(self._keypoint_pool, helper_threads) if self._keypoint_pool else None,
-            render_max_side=options.render_max_side,
         )
         self._render_slots = asyncio.Semaphore(options.max_concurrent_renders)
 
@@ -70,36 +72,69 @@ class PoseRuntime:
         self,
         model: LoadedModel,
         image_bytes: bytes,
-        persons: list[PersonSpec],
+        persons: list[PersonSpec] | None,
         flip: bool,
         deadline: float,
+        detection: DetectionOptions | None = None,
     ) -> PoseEstimate:
-        """Keypoints of every person in the image, from a leased `model`; raises runtime.errors types."""
-        self._check_persons(persons)
-        return await estimate(model, image_bytes, persons, flip, deadline, self._resources)
+        """Keypoints of every person in the image, from a leased `model`; raises runtime.errors types.
+
+        `persons` None: a detector finds them, asked as `detection` says (the options' own by default), and
+        at most `max_persons` of them are kept.
+        """
+        return await self._estimate(model, image_bytes, persons, flip, deadline, detection, None)
 
     async def estimate_and_render(
         self,
         model: LoadedModel,
         image_bytes: bytes,
-        persons: list[PersonSpec],
+        persons: list[PersonSpec] | None,
         flip: bool,
         deadline: float,
+        detection: DetectionOptions | None = None,
     ) -> tuple[PoseEstimate, RenderedImage]:
         """As `estimate`, and the image drawn with the skeletons (PNG, scaled to at most render_max_side).
 
         At most max_concurrent_renders requests are past this admission at once, from before their image is
         decoded until their PNG is made; the others wait (until their deadline) holding only their bytes.
         """
-        self._check_persons(persons)
         async with held(self._render_slots, deadline, "render"):
-            found = await estimate(
-                model, image_bytes, persons, flip, deadline, self._resources, keep_scaled_image=True
-            )
+            side = self.options.render_max_side
+            found = await self._estimate(model, image_bytes, persons, flip, deadline, detection, side)
             return found, await asyncio.to_thread(render_png, found)
 
-    def _check_persons(self, persons: list[PersonSpec]) -> None:
-        if len(persons) > self.options.max_persons:
-            raise InvalidInputError(
-                f"too many persons: {len(persons)}, the limit is {self.options.max_persons}"
-            )
+    async def _estimate(
+        self,
+        model: LoadedModel,
+        image_bytes: bytes,
+        persons: list[PersonSpec] | None,
+        flip: bool,
+        deadline: float,
+        detection: DetectionOptions | None,
+        render_side: int | None,
+    ) -> PoseEstimate:
+        resources = self._resources
+        if persons is not None:
+            if len(persons) > self.options.max_persons:
+                raise InvalidInputError(
+                    f"too many persons: {len(persons)}, the limit is {self.options.max_persons}"
+                )
+            return await estimate(model, image_bytes, persons, flip, deadline, resources, render_side)
+        asked = self._detection(detection)
+        with self.repository.lease_detector(asked.model, asked.version) as detector:
+            found_by = Detection(detector, asked)
+            return await estimate(model, image_bytes, None, flip, deadline, resources, render_side, found_by)
+
+    async def detect(
+        self, image_bytes: bytes, deadline: float, detection: DetectionOptions | None = None
+    ) -> tuple[LoadedDetector, ImageDetections]:
+        """Only the persons in the image, found by the detector `detection` names (the only one served by
+        default), at most `max_persons` of them."""
+        asked = self._detection(detection)
+        with self.repository.lease_detector(asked.model, asked.version) as detector:
+            found = await detect_persons(detector, image_bytes, asked, deadline, self._resources)
+        return detector, found
+
+    def _detection(self, detection: DetectionOptions | None) -> DetectionOptions:
+        asked = detection or self.options.detection
+        return replace(asked, max_persons=min(asked.max_persons, self.options.max_persons))

@@ -31,6 +31,10 @@ class InvalidInputError(PoseRuntimeError):
     """A value the caller sent is malformed or out of range (a box outside the image, too many persons)."""
 
 
+class NoDetectorError(InvalidInputError):
+    """The request gives no persons, and no person detector is ready to find them."""
+
+
 class UnreadableImageError(PoseRuntimeError):
     """The image bytes are empty, not an image, or truncated or corrupt."""
 

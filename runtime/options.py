@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
+from core.detection import DEFAULT_IOU_THRESHOLD, DEFAULT_SCORE_THRESHOLD
 from runtime.gears import DEFAULT_GEARS
 
 AUTO_BACKEND = "auto"
@@ -78,6 +79,22 @@ class BatchingOptions:
 
 
 @dataclass(frozen=True)
+class DetectionOptions:
+    """How the person detector is asked, when a request gives no persons; each can be set per request.
+
+    `model` None: the only detector served. Boxes scoring below `score_threshold`, narrower or lower than
+    `min_size` image pixels, or beyond the `max_persons` best are dropped.
+    """
+
+    model: str | None = None
+    version: int | None = None
+    score_threshold: float = DEFAULT_SCORE_THRESHOLD
+    iou_threshold: float = DEFAULT_IOU_THRESHOLD
+    max_persons: int = 16
+    min_size: float = 16.0
+
+
+@dataclass(frozen=True)
 class RuntimeOptions:
     model_repo: Path = Path("model_repo")
     backend: str = AUTO_BACKEND
@@ -85,6 +102,7 @@ class RuntimeOptions:
     repository_poll_s: float = 0.0
     backends: BackendOptions = field(default_factory=BackendOptions)
     batching: BatchingOptions = field(default_factory=BatchingOptions)
+    detection: DetectionOptions = field(default_factory=DetectionOptions)
     request_deadline_s: float = 30.0
     max_image_pixels: int = 40_000_000
     max_persons: int = 16

@@ -14,7 +14,7 @@ from runtime.backends import create_backend
 from runtime.engine import PoseRuntime
 from runtime.errors import DeadlineExceededError, PoseRuntimeError
 from runtime.repository.version import BackendFactory
-from service.api import demo, docs, health, models, pose, repository
+from service.api import demo, detect, docs, health, models, pose, repository
 from service.errors import ServiceError, error_body, runtime_status
 from service.logs import request_id_var
 from service.middleware import BodyLimitMiddleware, HeadAsGetMiddleware, RequestContextMiddleware
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None, backend_factory: BackendFactory
     app.state.metrics = metrics
     app.state.runtime = runtime
     app.include_router(pose.router)
+    app.include_router(detect.router)
     app.include_router(models.router)
     app.include_router(repository.router)
     app.include_router(health.router)

@@ -35,21 +35,69 @@ class Person(BaseModel):
         return self
 
 
-class PoseOptions(BaseModel):
-    """What both request forms share, in JSON's types and strictly: `flip` true or false, `version` an integer
-    (not "6", 6.0 or true). A multipart form's text fields are read into these types first
-    (service.pose_request)."""
+class DetectionFields(BaseModel):
+    """How the person detector is asked, in both request forms of /v1/pose and /v1/detect.
+
+    The options of both routes take JSON's types strictly: a boolean is true or false, an integer is not
+    "6", 6.0 or true, a number is not "0.5". A multipart form's text fields are read into these types first
+    (service.image_request).
+    """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    persons: list[Person] = Field(min_length=1)
+    detector: str | None = Field(default=None, description="detector model (default: the only one served)")
+    detector_version: StrictInt | None = Field(
+        default=None, ge=1, description="detector version (default: newest)"
+    )
+    detect_score_threshold: StrictFloat | None = Field(
+        default=None, ge=0, le=1, description="drop detections scoring below this (default: the service's)"
+    )
+    detect_max_persons: StrictInt | None = Field(
+        default=None, ge=1, description="keep at most this many persons, best first (default: the service's)"
+    )
+    detect_min_size: StrictFloat | None = Field(
+        default=None,
+        ge=0,
+        description="drop boxes narrower or lower than this many pixels (default: the service's)",
+    )
+
+
+class PoseOptions(DetectionFields):
+    """What both request forms of /v1/pose share."""
+
+    persons: list[Person] | None = Field(
+        default=None,
+        min_length=1,
+        description="where the persons are; leave it out to have the person detector find them",
+    )
     flip: StrictBool = Field(default=True, description="average with the mirrored crop, as the reference")
     model: str | None = Field(default=None, description="model name (default: the only or configured one)")
     version: StrictInt | None = Field(default=None, ge=1, description="model version (default: newest ready)")
+    detect: StrictBool | None = Field(
+        default=None,
+        description="run the person detector (the default when no persons are given; true with persons is an "
+        "error, false without persons too)",
+    )
+
+    @model_validator(mode="after")
+    def _persons_or_detect(self) -> Self:
+        if self.persons is not None and self.detect:
+            raise ValueError("give persons or detect: true, not both")
+        if self.persons is None and self.detect is False:
+            raise ValueError("without persons the detector must find them: give persons, or leave out detect")
+        return self
 
 
-class PoseJsonRequest(PoseOptions):
+class EncodedImage(BaseModel):
     image_base64: str = Field(description="the image file (JPEG, PNG, BMP or WebP), base64-encoded")
+
+
+class PoseJsonRequest(PoseOptions, EncodedImage):
+    """POST /v1/pose as JSON."""
+
+
+class DetectJsonRequest(DetectionFields, EncodedImage):
+    """POST /v1/detect as JSON."""
 
 
 class Keypoint(BaseModel):
@@ -60,9 +108,10 @@ class Keypoint(BaseModel):
 
 
 class PersonPose(BaseModel):
-    box: list[float]
+    box: list[float] = Field(description="[x1, y1, x2, y2] as given, or as the detector found it")
     center: list[float]
     scale: float
+    score: float | None = Field(description="the detector's score for this person; null for a given person")
     keypoints: list[Keypoint]
 
 
@@ -76,6 +125,18 @@ class ModelRef(BaseModel):
 class ImageSize(BaseModel):
     width: int
     height: int
+
+
+class DetectedPerson(BaseModel):
+    box: list[float] = Field(description="[x1, y1, x2, y2] in image pixels")
+    score: float = Field(description="the detector's score, 0..1")
+
+
+class DetectResponse(BaseModel):
+    model: ModelRef = Field(description="the detector that ran")
+    image: ImageSize
+    persons: list[DetectedPerson] = Field(description="best score first")
+    timing_ms: dict[str, float]
 
 
 class PoseResponse(BaseModel):
@@ -102,12 +163,13 @@ class VersionInfo(BaseModel):
         "OpenVINO's execution devices); null when not loaded"
     )
     input_size: list[int] | None = Field(description="[height, width] of the network input")
-    heatmap_size: list[int] | None
+    heatmap_size: list[int] | None = Field(description="[height, width] of a pose model's heatmaps")
     exported_at: str | None
 
 
 class ModelInfo(BaseModel):
     name: str
+    kind: str = Field(description="'pose' (crops in, keypoints out) or 'detector' (an image in, boxes out)")
     default_version: int | None
     versions: list[VersionInfo]
 

@@ -12,6 +12,7 @@ from runtime.gears import check_gears
 from runtime.options import (
     BackendOptions,
     BatchingOptions,
+    DetectionOptions,
     LiteOptions,
     LiteTarget,
     MindSporeOptions,
@@ -30,6 +31,7 @@ LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
 _RUNTIME = RuntimeOptions()
 _ORT, _OPENVINO, _LITE = _RUNTIME.backends.onnxruntime, _RUNTIME.backends.openvino, _RUNTIME.backends.lite
 _BATCHING = _RUNTIME.batching
+_DETECTION = _RUNTIME.detection
 # Time a request's line and headers get (uvicorn has no such deadline; service.server adds it).
 HEADER_TIMEOUT_S = 10.0
 DEFAULT_MAX_HEADER_BYTES = 16 * 1024
@@ -83,6 +85,33 @@ class Settings(BaseSettings):
     )
 
     mindspore_device_target: MindSporeTarget = _RUNTIME.backends.mindspore.device_target
+
+    detector: str | None = Field(
+        default=_DETECTION.model,
+        description="detector model a request without persons uses (default: the only one)",
+    )
+    detect_score_threshold: float = Field(
+        default=_DETECTION.score_threshold,
+        ge=0,
+        le=1,
+        description="detections scoring below this are dropped",
+    )
+    detect_iou_threshold: float = Field(
+        default=_DETECTION.iou_threshold,
+        gt=0,
+        le=1,
+        description="NMS: a box overlapping a better one more goes",
+    )
+    detect_max_persons: int = Field(
+        default=_DETECTION.max_persons,
+        ge=1,
+        description="most persons kept from one image (at most max_persons)",
+    )
+    detect_min_size: float = Field(
+        default=_DETECTION.min_size,
+        ge=0,
+        description="boxes narrower or lower than this many pixels are dropped",
+    )
 
     max_batch: int = Field(
         default=_BATCHING.max_batch, ge=1, description="most crops (flip copies included) per inference"
@@ -208,6 +237,13 @@ class Settings(BaseSettings):
                 mindspore=MindSporeOptions(self.mindspore_device_target),
             ),
             batching=BatchingOptions(self.max_batch, self.max_wait_ms / 1000, self.queue_size),
+            detection=DetectionOptions(
+                model=self.detector,
+                score_threshold=self.detect_score_threshold,
+                iou_threshold=self.detect_iou_threshold,
+                max_persons=self.detect_max_persons,
+                min_size=self.detect_min_size,
+            ),
             request_deadline_s=self.request_deadline_ms / 1000,
             max_image_pixels=self.max_image_pixels,
             max_persons=self.max_persons,

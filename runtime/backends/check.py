@@ -26,7 +26,7 @@ import numpy as np
 
 from core.codec import HeatmapCodec
 from core.geometry import crop_image
-from core.model_repo import ONNX_FILE, ModelMetadata, read_metadata
+from core.model_repo import ONNX_FILE, POSE, ModelMetadata, read_metadata, read_version_metadata
 from core.mpii import MPII_SAMPLE_DIR, read_annotations
 from runtime.backends import BACKENDS, Backend, backend_spec, create_backend
 from runtime.backends.onnxruntime import OnnxRuntimeBackend
@@ -216,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         if not (path / model_file).is_file():
             # e.g. an int8 version (training.quantize) has no MINDIR: not this backend's to serve
             print(f"{label}: skipped, the version has no {model_file}")
+            continue
+        if read_version_metadata(path).kind != POSE:
+            print(f"{label}: skipped, not a pose model (the check compares pose heatmaps)")
             continue
         try:
             results = check_version(path, runtime, fixture, options)

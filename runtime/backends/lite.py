@@ -101,39 +101,51 @@ def build_model(
 
 @dataclass(frozen=True)
 class LiteInput:
-    """The model's one input as Lite reports it: its name and one sample's shape (H, W, C)."""
+    """The model's one input as Lite reports it: its name, its batch size (-1 when dynamic) and one
+    sample's shape (H, W, C)."""
 
     name: str
+    batch: int
     sample_shape: tuple[int, ...]
+
+    @property
+    def dynamic_batch(self) -> bool:
+        return self.batch < 1
 
 
 def lite_input(model: Any, model_path: Path) -> LiteInput:
     """A built model's one input as Lite reports it."""
     inputs = model.get_inputs()
     if len(inputs) != 1:
-        raise BackendError(f"{model_path.name} has {len(inputs)} inputs, the pose network has one")
-    return LiteInput(name=str(inputs[0].name), sample_shape=tuple(int(d) for d in inputs[0].shape[1:]))
+        raise BackendError(f"{model_path.name} has {len(inputs)} inputs, the backend runs models with one")
+    shape = [int(d) for d in inputs[0].shape]
+    return LiteInput(name=str(inputs[0].name), batch=shape[0], sample_shape=tuple(shape[1:]))
 
 
 class LiteBackend:
-    """One Lite Model; on Ascend and GPU it runs only the configured batch gears (`batch_sizes`)."""
+    """One Lite Model; on Ascend and GPU a model with a dynamic batch runs only the configured batch gears
+    (`batch_sizes`), and a model with a fixed batch (a detector exported for one image) only that batch."""
 
     name = "lite"
 
     def __init__(self, model_path: Path, options: LiteOptions) -> None:
         lite = import_lite()
+        # the input as Lite sees it, from a CPU-target build, which needs no declaration
+        probe = build_model(lite, model_path, "cpu", options)
+        self.input = lite_input(probe, model_path)
         self.batch_sizes: tuple[int, ...] | None = None
-        if options.target in DYNAMIC_TARGETS:
-            # the input name as Lite sees it, from a CPU-target build, which needs no declaration
-            self.input = lite_input(build_model(lite, model_path, "cpu", options), model_path)
+        if not self.input.dynamic_batch:
+            self.batch_sizes = (self.input.batch,)
+        if options.target in DYNAMIC_TARGETS and self.input.dynamic_batch:
             self.batch_sizes = options.gears
             config = dynamic_batch_config(
                 options.target, self.input.name, self.input.sample_shape, options.gears
             )
             self._model = build_model(lite, model_path, options.target, options, config)
+        elif options.target == "cpu":
+            self._model = probe
         else:
             self._model = build_model(lite, model_path, options.target, options)
-            self.input = lite_input(self._model, model_path)
         self.devices: list[str] = [options.target]
         self._inputs = self._model.get_inputs()
         self._batch: int | None = None

@@ -19,9 +19,14 @@ CUDA_PROVIDER = "CUDAExecutionProvider"
 CPU_PROVIDER = "CPUExecutionProvider"
 
 
+# The input element types our models take, as onnxruntime names them.
+_INPUT_TYPES = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8}
+
+
 class OnnxRuntimeBackend:
+    """A model whose input has a fixed batch size (a detector exported for one image) takes only that size."""
+
     name = "onnxruntime"
-    batch_sizes: tuple[int, ...] | None = None
 
     def __init__(self, model_path: Path, options: OnnxRuntimeOptions) -> None:
         import onnxruntime as ort
@@ -39,7 +44,11 @@ class OnnxRuntimeBackend:
             self._session = ort.InferenceSession(str(model_path), session_options, providers=providers)
         except Exception as error:  # onnxruntime raises its own untyped errors for bad files
             raise BackendError(f"onnxruntime cannot load {model_path.name}: {error}") from error
-        self._input_name = self._session.get_inputs()[0].name
+        model_input = self._session.get_inputs()[0]
+        self._input_name = model_input.name
+        self._input_type = _INPUT_TYPES.get(model_input.type, np.float32)
+        batch = model_input.shape[0]
+        self.batch_sizes: tuple[int, ...] | None = (batch,) if isinstance(batch, int) else None
         self.devices: list[str] = self._session.get_providers()
         if wants_cuda and CUDA_PROVIDER not in self.devices:
             if cuda_built_in:
@@ -51,7 +60,8 @@ class OnnxRuntimeBackend:
             )
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
-        return self._session.run(None, {self._input_name: np.ascontiguousarray(batch, dtype=np.float32)})[0]
+        inputs = {self._input_name: np.ascontiguousarray(batch, dtype=self._input_type)}
+        return self._session.run(None, inputs)[0]
 
     def close(self) -> None:
         del self._session

@@ -28,8 +28,9 @@ AUTO_THREADS = 0
 
 
 class OpenVinoBackend:
+    """A model whose input has a fixed batch size (a detector exported for one image) takes only that size."""
+
     name = "openvino"
-    batch_sizes: tuple[int, ...] | None = None
 
     def __init__(self, model_path: Path, options: OpenVinoOptions) -> None:
         try:
@@ -61,11 +62,15 @@ class OpenVinoBackend:
         # What runs the model: with device AUTO this is the device OpenVINO picked, not "AUTO".
         self.devices: list[str] = [str(d) for d in self._compiled.get_property("EXECUTION_DEVICES")]
         self.model_file = model_path.name
+        model_input = self._compiled.input(0)
+        batch = model_input.get_partial_shape()[0]
+        self.batch_sizes: tuple[int, ...] | None = (batch.get_length(),) if batch.is_static else None
+        self._input_type = model_input.get_element_type().to_dtype()
         self._request = self._compiled.create_infer_request()
         self._lock = threading.Lock()
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
-        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        batch = np.ascontiguousarray(batch, dtype=self._input_type)
         with self._lock:
             self._request.infer({0: batch})
             return np.array(self._request.get_output_tensor(0).data, copy=True)

@@ -33,8 +33,8 @@ PngImagePlugin.MAX_TEXT_MEMORY = PNG_TEXT_TOTAL_BYTES
 MAX_REASON_CHARS = 200
 # Modes Pillow resizes as they are (1-bit and palette ones by nearest neighbour); others go to RGB first.
 RESIZABLE_MODES = ("1", "L", "P", "RGB", "RGBA", "LA")
-# Scaling down first reduces by a whole factor (a box average into a small image), then resamples: the
-# full-size intermediate a one-step resample makes is never allocated.
+# Scaling down for drawing first reduces by the largest whole factor (a box average into a small image),
+# then resamples: the intermediate of a one-step resample (the full height at the new width) is not made.
 SCALE_DOWN_REDUCING_GAP = 1.0
 
 
@@ -68,20 +68,25 @@ class DecodedImage:
     def height(self) -> int:
         return self.pixels.height
 
+    def rgb_resized(self, width: int, height: int, reducing_gap: float = 3.0) -> np.ndarray:
+        """(height, width, 3) uint8 RGB pixels of the whole image resized. No full-size RGB copy is made,
+        except for rare modes (16-bit, CMYK...), converted whole first; a smaller `reducing_gap` first
+        reduces by a larger whole factor (see Pillow's Image.resize), so the intermediate is smaller."""
+        pixels = self.pixels if self.pixels.mode in RESIZABLE_MODES else self.pixels.convert("RGB")
+        if (width, height) != pixels.size:
+            pixels = pixels.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=reducing_gap)
+        return np.asarray(pixels if pixels.mode == "RGB" else pixels.convert("RGB"))
+
     def rgb_window(self, left: int, top: int, right: int, bottom: int) -> np.ndarray:
         """(bottom-top, right-left, 3) uint8 RGB pixels of a window inside the image."""
         window = self.pixels.crop((left, top, right, bottom))
         return np.asarray(window if window.mode == "RGB" else window.convert("RGB"))
 
     def scaled_rgb(self, max_side: int) -> ScaledImage:
-        """The image as RGB with its longer side at most `max_side` (never enlarged). Only the scaled image is
-        converted to RGB, except for rare modes (16-bit, CMYK...), converted whole first."""
+        """The image as RGB with its longer side at most `max_side` (never enlarged)."""
         scale = min(1.0, max_side / max(self.width, self.height))
-        size = (max(1, round(self.width * scale)), max(1, round(self.height * scale)))
-        pixels = self.pixels if self.pixels.mode in RESIZABLE_MODES else self.pixels.convert("RGB")
-        if size != pixels.size:
-            pixels = pixels.resize(size, Image.Resampling.BILINEAR, reducing_gap=SCALE_DOWN_REDUCING_GAP)
-        return ScaledImage(np.asarray(pixels if pixels.mode == "RGB" else pixels.convert("RGB")), scale)
+        width, height = max(1, round(self.width * scale)), max(1, round(self.height * scale))
+        return ScaledImage(self.rgb_resized(width, height, SCALE_DOWN_REDUCING_GAP), scale)
 
 
 def _reason(error: Exception) -> str:

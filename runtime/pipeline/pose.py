@@ -1,13 +1,12 @@
 """One image's pose estimation: image bytes and person regions in, keypoints out.
 
-reserve queue room -> decode image -> person regions -> crops -> batch -> keypoints.
+reserve queue room -> decode image -> person regions (given, or found by a detector) -> crops -> batch ->
+keypoints.
 Bad input raises the runtime's typed errors (runtime.errors); the edges map them to their protocol.
 """
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
@@ -16,6 +15,8 @@ import numpy as np
 from core.codec import DecodedKeypoints
 from runtime.batching import BatchResult, Reservation
 from runtime.errors import DeadlineExceededError
+from runtime.options import DetectionOptions
+from runtime.pipeline.detect import decode_and_find
 from runtime.pipeline.images import DecodedImage, ScaledImage, decode_image
 from runtime.pipeline.regions import (
     PersonRegion,
@@ -25,7 +26,8 @@ from runtime.pipeline.regions import (
     person_groups,
     region_from_person,
 )
-from runtime.repository.version import LoadedModel
+from runtime.pipeline.resources import PipelineResources
+from runtime.repository.version import LoadedDetector, LoadedModel
 
 
 @dataclass(frozen=True)
@@ -47,60 +49,67 @@ class PoseEstimate:
 
 
 @dataclass(frozen=True)
-class PipelineResources:
-    """What one estimate may use: where to decode images and keypoints, and how many at once."""
+class Detection:
+    """The detector a request without persons uses, and how."""
 
-    decode_slots: asyncio.Semaphore
-    max_image_pixels: int
-    keypoint_helpers: tuple[Executor, int] | None
-    render_max_side: int
+    model: LoadedDetector
+    options: DetectionOptions
 
 
 @dataclass(frozen=True)
-class _PreparedImage:
-    """An image turned into batcher groups, with the step times (perf_counter seconds)."""
+class _Crops:
+    """An image's persons turned into batcher groups, with the steps' times (seconds)."""
 
-    width: int
-    height: int
-    scaled_image: ScaledImage | None
+    image: DecodedImage
     regions: list[PersonRegion]
     groups: list[np.ndarray]
-    decoded_at: float
-    cropped_at: float
+    timing_s: dict[str, float]
+
+
+def _groups(
+    image: DecodedImage, regions: list[PersonRegion], flip: bool, model: LoadedModel
+) -> list[np.ndarray]:
+    size, pixel_scale = model.metadata.input.height, model.metadata.input.pixel_scale
+    crops = np.stack([crop_person(image, region, size, pixel_scale) for region in regions])
+    return person_groups(crops, flip)
 
 
 def _prepare(
-    image_bytes: bytes,
-    persons: list[PersonSpec],
-    flip: bool,
-    model: LoadedModel,
-    max_pixels: int,
-    scaled_side: int | None,
-) -> _PreparedImage:
-    """Decode, regions, crops and groups (and the image scaled to `scaled_side`, when given): all of an
-    image's CPU work before inference, in one thread hop; the full-size image is dropped on return."""
-    image: DecodedImage = decode_image(image_bytes, max_pixels)
+    image_bytes: bytes, persons: list[PersonSpec], flip: bool, model: LoadedModel, max_pixels: int
+) -> _Crops:
+    """Decode, regions, crops and groups: all of an image's CPU work before inference, in one thread hop."""
+    started = time.perf_counter()
+    image = decode_image(image_bytes, max_pixels)
     regions = [region_from_person(person, image.width, image.height) for person in persons]
-    decoded_at = time.perf_counter()
-    size, pixel_scale = model.metadata.input.height, model.metadata.input.pixel_scale
-    crops = np.stack([crop_person(image, region, size, pixel_scale) for region in regions])
-    groups = person_groups(crops, flip)
-    scaled = image.scaled_rgb(scaled_side) if scaled_side is not None else None
-    return _PreparedImage(image.width, image.height, scaled, regions, groups, decoded_at, time.perf_counter())
+    decoded = time.perf_counter()
+    groups = _groups(image, regions, flip, model)
+    timing = {"decode_image": decoded - started, "crop": time.perf_counter() - decoded}
+    return _Crops(image, regions, groups, timing)
 
 
-@contextlib.asynccontextmanager
-async def held(slots: asyncio.Semaphore, deadline: float, step: str) -> AsyncIterator[None]:
-    """One of `slots`, waited for until `deadline` (DeadlineExceededError naming the `step` it waited for)."""
+async def _detect_and_crop(
+    model: LoadedModel,
+    image_bytes: bytes,
+    flip: bool,
+    deadline: float,
+    detection: Detection,
+    max_pixels: int,
+) -> tuple[_Crops, Reservation | None]:
+    """Decode, find the persons, crop them; the pose queue's room is reserved once their number is known."""
+    image, found = await decode_and_find(
+        detection.model, image_bytes, detection.options, deadline, max_pixels
+    )
+    if not found.regions:
+        return _Crops(image, [], [], {**found.timing_s, "crop": 0.0}), None
+    pose_room = model.batcher.reserve(len(found.regions) * crops_per_person(flip))
     try:
-        async with asyncio.timeout_at(deadline):
-            await slots.acquire()
-    except TimeoutError as error:
-        raise DeadlineExceededError(f"the request deadline passed while it waited to {step}") from error
-    try:
-        yield
-    finally:
-        slots.release()
+        started = time.perf_counter()
+        groups = await asyncio.to_thread(_groups, image, found.regions, flip, model)
+    except BaseException:
+        model.batcher.release(pose_room)
+        raise
+    timing = {**found.timing_s, "crop": time.perf_counter() - started}
+    return _Crops(image, found.regions, groups, timing), pose_room
 
 
 def decode_persons(
@@ -118,8 +127,13 @@ def decode_persons(
     return model.codec.decode(last_stack[:, 0], centers, scales, flipped_heatmaps=flipped, helpers=helpers)
 
 
+def _no_keypoints(model: LoadedModel) -> DecodedKeypoints:
+    joints = model.metadata.output.num_joints
+    return DecodedKeypoints(np.zeros((0, joints, 2)), np.zeros((0, joints)), np.zeros((0, joints, 2)))
+
+
 async def _infer(
-    model: LoadedModel, groups: list[np.ndarray], deadline: float, reservation: Reservation
+    model: LoadedModel, groups: list[np.ndarray], deadline: float, reservation: Reservation | None
 ) -> list[BatchResult]:
     try:
         async with asyncio.timeout_at(deadline):
@@ -131,46 +145,61 @@ async def _infer(
 async def estimate(
     model: LoadedModel,
     image_bytes: bytes,
-    persons: list[PersonSpec],
+    persons: list[PersonSpec] | None,
     flip: bool,
     deadline: float,
     resources: PipelineResources,
-    keep_scaled_image: bool = False,
+    render_side: int | None = None,
+    detection: Detection | None = None,
 ) -> PoseEstimate:
-    """Run one image and its persons through `model`; `deadline` is on the event loop's clock.
+    """Run one image and its persons through `model`; `deadline` is on the event loop's clock. With
+    `persons` None, `detection` finds them first.
 
     Admission comes before any work: the image reserves its crops' room in the model's queue (or is
-    refused, QueueFullError) before it is decoded, and at most `resources.decode_slots` images decode and crop
-    at once, which bounds the memory images take (see service/README.md). With `keep_scaled_image` the
-    image scaled to `resources.render_max_side` is kept for drawing.
+    refused, QueueFullError) before it is decoded (with detection: the detector's room, and the pose
+    queue's once the persons are found), and at most `resources.decode_slots` images decode, detect and
+    crop at once, which bounds the memory images take (see service/README.md). With `render_side` the image
+    scaled to at most that many pixels a side is kept for drawing (made while the decode slot is held).
     """
+    if persons is None and detection is None:
+        raise ValueError("estimate needs persons, or a detector to find them")
     started = time.perf_counter()
-    reservation = model.batcher.reserve(len(persons) * crops_per_person(flip))
+    reservation = None if persons is None else model.batcher.reserve(len(persons) * crops_per_person(flip))
     try:
-        async with held(resources.decode_slots, deadline, "decode"):
+        async with resources.decode_slot(deadline):
             admitted = time.perf_counter()
-            scaled_side = resources.render_max_side if keep_scaled_image else None
-            prepared = await asyncio.to_thread(
-                _prepare, image_bytes, persons, flip, model, resources.max_image_pixels, scaled_side
-            )
-        width, height, regions, groups = prepared.width, prepared.height, prepared.regions, prepared.groups
-        scaled_image, decoded_at, cropped_at = prepared.scaled_image, prepared.decoded_at, prepared.cropped_at
-        del prepared
+            max_pixels = resources.max_image_pixels
+            if persons is not None:
+                prepared = await asyncio.to_thread(_prepare, image_bytes, persons, flip, model, max_pixels)
+            else:
+                assert detection is not None
+                prepared, reservation = await _detect_and_crop(
+                    model, image_bytes, flip, deadline, detection, max_pixels
+                )
+            scaled_image = None
+            if render_side is not None:
+                scaled_image = await asyncio.to_thread(prepared.image.scaled_rgb, render_side)
+        width, height, regions = prepared.image.width, prepared.image.height, prepared.regions
+        groups, prepared_timing = prepared.groups, prepared.timing_s
+        del prepared  # the image goes now: a waiting request holds only its crops (and a scaled image)
 
         queued = time.perf_counter()
-        results = await _infer(model, groups, deadline, reservation)
+        results = await _infer(model, groups, deadline, reservation) if groups else []
     finally:
-        model.batcher.release(reservation)
+        if reservation is not None:
+            model.batcher.release(reservation)
     inferred = time.perf_counter()
-    outputs = [r.output for r in results]
-    keypoints = decode_persons(outputs, regions, model, flip, resources.keypoint_helpers)
+    if results:
+        outputs = [r.output for r in results]
+        keypoints = decode_persons(outputs, regions, model, flip, resources.keypoint_helpers)
+    else:
+        keypoints = _no_keypoints(model)
     finished = time.perf_counter()
     timing = {
         "decode_wait": admitted - started,
-        "decode_image": decoded_at - admitted,
-        "crop": cropped_at - decoded_at,
-        "queue_wait": max(r.queue_wait_s for r in results),
-        "inference": max(r.compute_s for r in results),
+        **prepared_timing,
+        "queue_wait": max((r.queue_wait_s for r in results), default=0.0),
+        "inference": max((r.compute_s for r in results), default=0.0),
         "batch_and_inference": inferred - queued,
         "decode_keypoints": finished - inferred,
     }

@@ -44,11 +44,13 @@ def person_form_problem(box: object | None, center: object | None, scale: object
 
 @dataclass(frozen=True)
 class PersonRegion:
-    """A person as the caller gave it (box) and as the network crops it (MPII centre and scale)."""
+    """A person as the caller gave it or the detector found it (box, and the detector's `score`), and as
+    the network crops it (MPII centre and scale)."""
 
     box: np.ndarray
     center: np.ndarray
     scale: float
+    score: float | None = None
 
 
 def _check_overlaps_image(region: np.ndarray, width: int, height: int, what: str) -> None:
@@ -73,9 +75,11 @@ def _check_crop_size(scale: float, width: int, height: int) -> None:
         )
 
 
-def region_from_box(box: tuple[float, ...], width: int, height: int) -> PersonRegion:
-    """A person box (x1, y1, x2, y2); InvalidInputError when it is empty, not finite, outside the image, or a
-    side is under MIN_PERSON_SIDE_PX."""
+def region_from_box(
+    box: tuple[float, ...], width: int, height: int, score: float | None = None
+) -> PersonRegion:
+    """A person box (x1, y1, x2, y2), with the detector's score when it found it; InvalidInputError when the
+    box is empty, not finite, outside the image, or a side is under MIN_PERSON_SIDE_PX."""
     try:
         center, scale = box_to_center_scale(np.asarray(box, dtype=np.float64))
     except ValueError as error:
@@ -88,7 +92,7 @@ def region_from_box(box: tuple[float, ...], width: int, height: int) -> PersonRe
         )
     _check_crop_size(scale, width, height)
     _check_overlaps_image(np.asarray(box, dtype=np.float64), width, height, "person box")
-    return PersonRegion(box=np.asarray(box, dtype=np.float64), center=center, scale=scale)
+    return PersonRegion(box=np.asarray(box, dtype=np.float64), center=center, scale=scale, score=score)
 
 
 def region_from_center(center: tuple[float, float], scale: float, width: int, height: int) -> PersonRegion:

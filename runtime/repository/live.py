@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from runtime.backends import create_backend
 from runtime.batching import BatchObserver
@@ -35,8 +36,11 @@ from runtime.repository.version import (
     NOT_LOADED,
     UNLOADING,
     BackendFactory,
+    Loaded,
+    LoadedDetector,
     LoadedModel,
     ModelVersion,
+    ServedVersion,
     State,
     UnavailableVersion,
     VersionKey,
@@ -46,6 +50,7 @@ from runtime.repository.version import (
 logger = logging.getLogger(__name__)
 
 ObserverFactory = Callable[[str], BatchObserver]
+ServedT = TypeVar("ServedT", LoadedModel, LoadedDetector)
 # What a version folder looked like when it was loaded: (file name, bytes, mtime in ns) of each file.
 Fingerprint = tuple[tuple[str, int, int], ...]
 
@@ -103,7 +108,7 @@ class LiveRepository:
         self._fingerprints: dict[tuple[str, int], Fingerprint | None] = {}
         self._reload_errors: dict[tuple[str, int], str] = {}
         self._loading: set[tuple[str, int]] = set()
-        self._retiring: dict[int, tuple[LoadedModel, asyncio.Task[None]]] = {}
+        self._retiring: dict[int, tuple[ServedVersion, asyncio.Task[None]]] = {}
         self._unloaded: set[str] = set()
         self._in_flight: Counter[int] = Counter()
         self._drained: dict[int, asyncio.Event] = {}
@@ -139,10 +144,18 @@ class LiveRepository:
 
     # Serving -----------------------------------------------------------------------------------------
 
+    def lease(self, name: str | None, version: int | None) -> contextlib.AbstractContextManager[LoadedModel]:
+        """The pose model version a request asks for, kept from release until the request is done with it."""
+        return self._hold(self.snapshot.resolve(name, version, self.options.default_model))
+
+    def lease_detector(
+        self, name: str | None, version: int | None
+    ) -> contextlib.AbstractContextManager[LoadedDetector]:
+        """The detector version a request asks for, kept as `lease` keeps a pose model."""
+        return self._hold(self.snapshot.resolve_detector(name, version, self.options.detection.model))
+
     @contextlib.contextmanager
-    def lease(self, name: str | None, version: int | None) -> Iterator[LoadedModel]:
-        """The version a request asks for, kept from release until the request is done with it."""
-        model = self.snapshot.resolve(name, version, self.options.default_model)
+    def _hold(self, model: ServedT) -> Iterator[ServedT]:
         token = id(model)
         self._in_flight[token] += 1
         try:
@@ -220,7 +233,7 @@ class LiveRepository:
                 entry = await asyncio.to_thread(self._load, name, version, on_disk[version])
             finally:
                 self._loading.discard((name, version))
-            if isinstance(entry, UnavailableVersion) and isinstance(served.get(version), LoadedModel):
+            if isinstance(entry, UnavailableVersion) and isinstance(served.get(version), Loaded):
                 self._reload_errors[(name, version)] = entry.reason
                 logger.warning(
                     "model %s: the changed files failed to load (%s); the copy loaded before keeps serving",
@@ -234,7 +247,7 @@ class LiveRepository:
         if not incoming and not removed:
             return
         for entry in incoming.values():
-            if isinstance(entry, LoadedModel):
+            if isinstance(entry, Loaded):
                 entry.batcher.start()
         versions = {v: entry for v, entry in served.items() if v not in removed}
         versions.update(incoming)
@@ -271,11 +284,11 @@ class LiveRepository:
         return changed
 
     def _retire(self, entry: ModelVersion) -> None:
-        if isinstance(entry, LoadedModel):
+        if isinstance(entry, Loaded):
             task = asyncio.get_running_loop().create_task(self._release(entry))
             self._retiring[id(entry)] = (entry, task)
 
-    async def _release(self, model: LoadedModel) -> None:
+    async def _release(self, model: ServedVersion) -> None:
         """Wait for the requests holding `model`, let its batcher finish its queue, close its backend."""
         token = id(model)
         if self._in_flight[token]:

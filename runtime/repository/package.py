@@ -22,10 +22,10 @@ from pathlib import Path
 
 from core.model_repo import (
     METADATA_FILE,
-    ModelMetadata,
     ModelRepositoryError,
+    VersionMetadata,
     list_versions,
-    read_metadata,
+    read_version_metadata,
     sha256_file,
     verify_file,
 )
@@ -43,7 +43,7 @@ def pack(version_dirs: list[Path], output: Path) -> str:
     with tarfile.open(output, "w:gz") as archive:
         for version_dir in version_dirs:
             version_dir = Path(version_dir).resolve()
-            read_metadata(version_dir)
+            read_version_metadata(version_dir)
             archive.add(version_dir, arcname=f"{version_dir.parent.name}/{version_dir.name}")
     return sha256_file(output)
 
@@ -78,9 +78,9 @@ def _staged_versions(staging: Path) -> dict[tuple[str, int], Path]:
     return versions
 
 
-def verify_version(version_dir: Path, name: str, version: int) -> ModelMetadata:
+def verify_version(version_dir: Path, name: str, version: int) -> VersionMetadata:
     """The version's metadata, checked against its folder's name and number and every file's checksum."""
-    metadata = read_metadata(version_dir)
+    metadata = read_version_metadata(version_dir)
     if (metadata.name, metadata.version) != (name, version):
         raise ModelRepositoryError(
             f"{name}/{version}/{METADATA_FILE} describes {metadata.name} version {metadata.version}"
@@ -95,7 +95,7 @@ def _same_version(installed: Path, staged: Path) -> bool:
     try:
         if (installed / METADATA_FILE).read_bytes() != (staged / METADATA_FILE).read_bytes():
             return False
-        metadata = read_metadata(staged)
+        metadata = read_version_metadata(staged)
         for file_name in metadata.files:
             verify_file(installed, metadata, file_name)
     except (OSError, ModelRepositoryError):

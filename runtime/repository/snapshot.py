@@ -8,32 +8,53 @@ default is its newest ready version of the precision its backend prefers (backen
 
 from collections.abc import Mapping
 
+from core.model_repo import DETECTOR, POSE
 from runtime.backends import backend_spec
-from runtime.errors import AmbiguousModelError, ModelNotReadyError, UnknownModelError, shown
-from runtime.repository.version import LoadedModel, ModelVersion
+from runtime.errors import (
+    AmbiguousModelError,
+    InvalidInputError,
+    ModelNotReadyError,
+    NoDetectorError,
+    UnknownModelError,
+    shown,
+)
+from runtime.repository.version import (
+    Loaded,
+    LoadedDetector,
+    LoadedModel,
+    ModelVersion,
+    ServedVersion,
+    UnavailableVersion,
+)
 
 
 class ModelRepository:
     """Every model's versions by name and number: a snapshot, never changed once made.
 
-    runtime.repository.live replaces the served snapshot as a whole when versions come and go.
+    runtime.repository.live replaces the served snapshot as a whole when versions come and go. A model's
+    kind (pose or detector) is its versions' metadata's; a model none of whose metadata could be read counts
+    as a pose model, so that a request for it says why it is not ready.
     """
 
     def __init__(self, models: Mapping[str, Mapping[int, ModelVersion]] | None = None) -> None:
         self.models: Mapping[str, Mapping[int, ModelVersion]] = models or {}
 
-    def loaded(self) -> list[LoadedModel]:
-        return [
-            v for versions in self.models.values() for v in versions.values() if isinstance(v, LoadedModel)
-        ]
+    def loaded(self) -> list[ServedVersion]:
+        """Every version that serves, of every kind."""
+        return [v for versions in self.models.values() for v in versions.values() if isinstance(v, Loaded)]
 
     @property
     def ready_count(self) -> int:
         return len(self.loaded())
 
-    def default_version(self, name: str) -> LoadedModel | None:
+    def kind_of(self, name: str) -> str:
+        """The kind of model `name` is, from the first of its versions whose metadata could be read."""
+        kinds = [v.kind for v in self.models.get(name, {}).values() if v.kind is not None]
+        return kinds[0] if kinds else POSE
+
+    def default_version(self, name: str) -> ServedVersion | None:
         """The newest ready version of the first precision the backend prefers that has one."""
-        ready = [v for v in self.models.get(name, {}).values() if isinstance(v, LoadedModel)]
+        ready = [v for v in self.models.get(name, {}).values() if isinstance(v, Loaded)]
         if not ready:
             return None
         for precision in backend_spec(ready[0].key.backend_name).default_precisions:
@@ -43,15 +64,44 @@ class ModelRepository:
         return max(ready, key=lambda v: v.version)
 
     def resolve(self, name: str | None, version: int | None, default_model: str | None) -> LoadedModel:
-        """The version a request asks for: UnknownModelError, or ModelNotReadyError when it cannot serve."""
+        """The pose model version a request asks for: UnknownModelError, or ModelNotReadyError when it
+        cannot serve."""
+        entry = self._resolve(name, version, default_model, POSE)
+        assert isinstance(entry, LoadedModel)  # _resolve returns a version of the kind asked for
+        return entry
+
+    def resolve_detector(self, name: str | None, version: int | None, default: str | None) -> LoadedDetector:
+        """The detector version a request asks for; NoDetectorError when it names none and none is ready."""
+        if name is None and default is None and not self.ready_names(DETECTOR):
+            raise NoDetectorError(
+                "no persons were given and no person detector is ready: give persons (a box per person, or "
+                "the whole image as one box), or serve a detector"
+            )
+        entry = self._resolve(name, version, default, DETECTOR)
+        assert isinstance(entry, LoadedDetector)
+        return entry
+
+    def ready_names(self, kind: str) -> list[str]:
+        """Models of `kind` with a ready version, by name."""
+        return sorted(
+            name
+            for name in self.models
+            if self.kind_of(name) == kind and self.default_version(name) is not None
+        )
+
+    def _resolve(
+        self, name: str | None, version: int | None, default_model: str | None, kind: str
+    ) -> ServedVersion:
         if name is None:
             name = default_model
         if name is None:
-            name = self._only_model()
+            name = self._only_model(kind)
         versions = self.models.get(name)
         if versions is None:
             known = ", ".join(sorted(self.models)) or "none"
             raise UnknownModelError(f"unknown model {shown(name)} (served: {known})")
+        if self.kind_of(name) != kind:
+            raise InvalidInputError(f"model {name!r} is a {self.kind_of(name)} model, not a {kind} model")
         if version is None:
             chosen = self.default_version(name)
             if chosen is None:
@@ -62,21 +112,23 @@ class ModelRepository:
             raise UnknownModelError(
                 f"model {name!r} has no version {version} (has {', '.join(map(str, sorted(versions)))})"
             )
-        if not isinstance(entry, LoadedModel):
+        if isinstance(entry, UnavailableVersion):
             raise ModelNotReadyError(f"model {name!r} version {version} is not ready: {entry.reason}")
         return entry
 
-    def _only_model(self) -> str:
-        """The model a request naming none gets: the only one, or the only one with a ready version."""
-        if not self.models:
-            raise ModelNotReadyError("no model is loaded")
-        if len(self.models) == 1:
-            return next(iter(self.models))
-        ready = sorted(name for name in self.models if self.default_version(name) is not None)
+    def _only_model(self, kind: str) -> str:
+        """The model of `kind` a request naming none gets: the only one, or the only one with a ready
+        version."""
+        names = sorted(name for name in self.models if self.kind_of(name) == kind)
+        if not names:
+            raise ModelNotReadyError("no model is loaded" if kind == POSE else f"no {kind} model is served")
+        if len(names) == 1:
+            return names[0]
+        ready = self.ready_names(kind)
         if len(ready) == 1:
             return ready[0]
         if not ready:
-            raise ModelNotReadyError("no model has a ready version")
+            raise ModelNotReadyError(f"no {kind} model has a ready version")
         raise AmbiguousModelError(f"several models are served ({', '.join(ready)}): choose with 'model'")
 
     def with_model(self, name: str, versions: Mapping[int, ModelVersion]) -> "ModelRepository":

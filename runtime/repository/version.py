@@ -1,7 +1,8 @@
 """One version of one model, as the service holds it: loaded and serving, or unavailable and why.
 
-A version is one of two immutable types, so code that serves a request never meets half-loaded state:
-a `LoadedModel` always has its metadata, codec, backend and batcher; an `UnavailableVersion` has a reason.
+A version is one of three immutable types, so code that serves a request never meets half-loaded state: a
+`LoadedModel` (pose) or `LoadedDetector` always has its metadata, codec, backend and batcher; an
+`UnavailableVersion` has a reason. Which of the first two a folder loads as, its metadata's kind says.
 """
 
 import logging
@@ -10,12 +11,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, Literal, get_args
+from typing import ClassVar, Generic, Literal, TypeVar, get_args
 
 import numpy as np
 
 from core.codec import HeatmapCodec
-from core.model_repo import ModelMetadata, ModelRepositoryError, read_metadata, verify_file
+from core.detection import DetectorCodec
+from core.model_repo import (
+    DETECTOR,
+    NCHW,
+    POSE,
+    UINT8,
+    DetectorMetadata,
+    ModelMetadata,
+    ModelRepositoryError,
+    VersionMetadata,
+    read_version_metadata,
+    verify_file,
+)
 from runtime.backends import Backend, backend_spec
 from runtime.batching import BatchObserver, DynamicBatcher
 from runtime.options import RuntimeOptions
@@ -60,16 +73,34 @@ class _Keyed:
         return self.key.label
 
 
+MetadataT = TypeVar("MetadataT", ModelMetadata, DetectorMetadata)
+CodecT = TypeVar("CodecT", HeatmapCodec, DetectorCodec)
+
+
 @dataclass(frozen=True)
-class LoadedModel(_Keyed):
+class Loaded(_Keyed, Generic[MetadataT, CodecT]):
     """A version that serves: everything a request needs, fixed at load time."""
 
     status: ClassVar[State] = READY
 
-    metadata: ModelMetadata
-    codec: HeatmapCodec
+    metadata: MetadataT
+    codec: CodecT
     backend: Backend
     batcher: DynamicBatcher
+
+
+@dataclass(frozen=True)
+class LoadedModel(Loaded[ModelMetadata, HeatmapCodec]):
+    """A pose model: person crops in, heatmaps out."""
+
+    kind: ClassVar[str] = POSE
+
+
+@dataclass(frozen=True)
+class LoadedDetector(Loaded[DetectorMetadata, DetectorCodec]):
+    """A person detector: an image in, boxes out."""
+
+    kind: ClassVar[str] = DETECTOR
 
 
 @dataclass(frozen=True)
@@ -79,34 +110,67 @@ class UnavailableVersion(_Keyed):
     status: ClassVar[State] = UNAVAILABLE
 
     reason: str
-    metadata: ModelMetadata | None = None
+    metadata: VersionMetadata | None = None
+
+    @property
+    def kind(self) -> str | None:
+        return None if self.metadata is None else self.metadata.kind
 
 
-ModelVersion = LoadedModel | UnavailableVersion
+ServedVersion = LoadedModel | LoadedDetector
+ModelVersion = LoadedModel | LoadedDetector | UnavailableVersion
 
 
-def _checked_metadata(key: VersionKey) -> ModelMetadata:
-    metadata = read_metadata(key.path)
+def _checked_metadata(key: VersionKey) -> VersionMetadata:
+    metadata = read_version_metadata(key.path)
     if metadata.name != key.name:
         raise ModelRepositoryError(f"metadata names model {metadata.name!r}, the folder {key.name!r}")
     verify_file(key.path, metadata, backend_spec(key.backend_name).model_file(key.path))
     return metadata
 
 
-def _warm_up(backend: Backend, metadata: ModelMetadata, label: str) -> None:
-    """Zero crops through the backend at every batch size it takes (one crop when it takes any), so that a
+def _probe_input(metadata: VersionMetadata, batch: int) -> np.ndarray:
+    """Zeros of the shape and type the version's network takes, `batch` of them."""
+    if isinstance(metadata, ModelMetadata):
+        size = metadata.input.height
+        return np.zeros((batch, size, size, 3), dtype=np.float32)
+    spec = metadata.input
+    sample = (3, spec.height, spec.width) if spec.layout == NCHW else (spec.height, spec.width, 3)
+    return np.zeros((batch, *sample), dtype=np.uint8 if spec.dtype == UINT8 else np.float32)
+
+
+def _output_problem(
+    metadata: VersionMetadata, codec: HeatmapCodec | DetectorCodec, shape: tuple[int, ...]
+) -> str | None:
+    """Why an output of `shape` for a probe batch is not what the metadata promises, or None."""
+    if isinstance(codec, DetectorCodec):
+        return codec.output_problem(shape)
+    assert isinstance(metadata, ModelMetadata)
+    output = metadata.output
+    expected = (shape[0], output.nstack, output.num_joints, output.heatmap_height, output.heatmap_width)
+    return None if shape == expected else f"the model outputs {shape}, its metadata promises {expected}"
+
+
+def _warm_up(
+    backend: Backend, metadata: VersionMetadata, codec: HeatmapCodec | DetectorCodec, label: str
+) -> None:
+    """Zero inputs through the backend at every batch size it takes (one when it takes any), so that a
     runtime compiling per batch size (Lite on Ascend, per gear) does so before the version turns ready; each
     output must have the shape the metadata promises. Logs the time of each size."""
-    size = metadata.input.height
-    output = metadata.output
     for batch in backend.batch_sizes or (1,):
         started = time.perf_counter()
-        probe = backend.infer(np.zeros((batch, size, size, 3), dtype=np.float32))
+        probe = backend.infer(_probe_input(metadata, batch))
         elapsed = time.perf_counter() - started
-        expected = (batch, output.nstack, output.num_joints, output.heatmap_height, output.heatmap_width)
-        if probe.shape != expected:
-            raise ModelRepositoryError(f"the model outputs {probe.shape}, its metadata promises {expected}")
+        problem = _output_problem(metadata, codec, tuple(probe.shape))
+        if problem is not None or probe.shape[0] != batch:
+            raise ModelRepositoryError(problem or f"the model outputs {probe.shape} for a batch of {batch}")
         logger.info("model %s warmed up at batch %d in %.3f s", label, batch, elapsed)
+
+
+def _codec(metadata: VersionMetadata) -> HeatmapCodec | DetectorCodec:
+    if isinstance(metadata, ModelMetadata):
+        return HeatmapCodec.from_metadata(metadata)
+    return DetectorCodec.from_metadata(metadata)
 
 
 def _public_reason(error: Exception, root: Path) -> str:
@@ -121,13 +185,13 @@ def load_version(
     key: VersionKey, options: RuntimeOptions, backend_factory: BackendFactory, observer: BatchObserver | None
 ) -> ModelVersion:
     """Verify, load and probe one version; any failure gives an UnavailableVersion, never an exception."""
-    metadata: ModelMetadata | None = None
+    metadata: VersionMetadata | None = None
     try:
         metadata = _checked_metadata(key)
-        codec = HeatmapCodec.from_metadata(metadata)
+        codec = _codec(metadata)
         backend = backend_factory(key.backend_name, key.path, options)
         try:
-            _warm_up(backend, metadata, key.label)
+            _warm_up(backend, metadata, codec, key.label)
         except Exception:
             backend.close()
             raise
@@ -152,4 +216,7 @@ def load_version(
             batcher.max_batch,
             batching.max_batch,
         )
-    return LoadedModel(key, metadata, codec, backend, batcher)
+    if isinstance(metadata, ModelMetadata) and isinstance(codec, HeatmapCodec):
+        return LoadedModel(key, metadata, codec, backend, batcher)
+    assert isinstance(metadata, DetectorMetadata) and isinstance(codec, DetectorCodec)
+    return LoadedDetector(key, metadata, codec, backend, batcher)

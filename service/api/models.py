@@ -2,8 +2,9 @@
 
 from fastapi import APIRouter, Depends
 
+from core.model_repo import ModelMetadata
 from runtime.backends import backend_spec
-from runtime.repository.version import LoadedModel, ModelVersion
+from runtime.repository.version import Loaded, ModelVersion
 from service.api.deps import LiveRepositoryDep, require_api_key
 from service.schemas import ModelInfo, ModelsResponse, VersionInfo
 
@@ -21,9 +22,11 @@ def _version_info(entry: ModelVersion, reload_error: str | None) -> VersionInfo:
         precision=metadata.precision if metadata else None,
         source_version=metadata.source_version if metadata else None,
         model_file=backend_spec(entry.key.backend_name).model_file(entry.key.path),
-        devices=list(entry.backend.devices) if isinstance(entry, LoadedModel) else None,
+        devices=list(entry.backend.devices) if isinstance(entry, Loaded) else None,
         input_size=[metadata.input.height, metadata.input.width] if metadata else None,
-        heatmap_size=[metadata.output.heatmap_height, metadata.output.heatmap_width] if metadata else None,
+        heatmap_size=[metadata.output.heatmap_height, metadata.output.heatmap_width]
+        if isinstance(metadata, ModelMetadata)
+        else None,
         exported_at=metadata.exported_at if metadata else None,
     )
 
@@ -38,6 +41,7 @@ async def list_models(live: LiveRepositoryDep) -> ModelsResponse:
         models.append(
             ModelInfo(
                 name=name,
+                kind=repository.kind_of(name),
                 default_version=default.version if default else None,
                 versions=[
                     _version_info(versions[v], live.reload_error(name, v))

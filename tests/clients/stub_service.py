@@ -1,7 +1,7 @@
 """A stand-in for the pose service that misbehaves on demand (503 bursts, refusals), over real HTTP.
 
 The real service never returns 503 on cue, so the client's retry and refusal paths are tested against
-this double. It answers like the service's API (issue 4) with keypoints derived from each person's centre,
+this double. It answers like the service's API with keypoints derived from each person's centre,
 so tests can check which answer went to which entry.
 """
 

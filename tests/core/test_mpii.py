@@ -1,3 +1,4 @@
+import dataclasses
 from pathlib import Path
 
 import h5py
@@ -94,3 +95,14 @@ def test_predictions_round_trip_and_shape_check(tmp_path: Path) -> None:
     write_predictions(tmp_path / "bad.h5", preds[:, :15])
     with pytest.raises(AnnotationError, match=r"expected \(N, 16, 2\)"):
         read_predictions(tmp_path / "bad.h5")
+
+
+def test_joint_boxes_span_the_annotated_joints_only(valid_h5: Path) -> None:
+    annotations = read_annotations(valid_h5).subset(2)
+    part = annotations.part.copy()
+    part[1] = 0.0
+    part[1, :3] = [[50.0, 60.0], [10.0, 90.0], [30.0, 20.0]]  # three annotated joints, the rest (0, 0)
+    boxes = dataclasses.replace(annotations, part=part).joint_boxes()
+    first = annotations.part[0][annotations.annotated[0]]
+    np.testing.assert_array_equal(boxes[0], [*first.min(axis=0), *first.max(axis=0)])
+    np.testing.assert_array_equal(boxes[1], [10.0, 20.0, 50.0, 90.0])

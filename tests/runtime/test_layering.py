@@ -1,4 +1,4 @@
-"""Imports run edge -> runtime -> core, never back: the runtime knows no HTTP, core no runtime or framework."""
+"""Imports run edge -> runtime -> core, never back: the runtime knows no HTTP, core no framework."""
 
 import subprocess
 import sys

@@ -1,22 +1,14 @@
 """Service test fixtures: the app served by uvicorn in a thread (real HTTP on 127.0.0.1)."""
 
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import ServedApp, app_in_thread
+from helpers import ServedApp
+from service_helpers import serve_app
 
-from service.app import create_app
-from service.server import server_options
 from service.settings import Settings
-
-
-def serve_app(settings: Settings, backend_factory: Any = None) -> AbstractContextManager[ServedApp]:
-    """create_app(settings) under uvicorn in a thread on a free port, configured as `python -m service`."""
-    app = create_app(settings, backend_factory=backend_factory)
-    return app_in_thread(app, log_config=None, access_log=False, **server_options(settings))
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import importlib.util
 import io
 import re
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -12,11 +13,22 @@ from typing import Any
 import httpx
 import numpy as np
 import onnxruntime as ort
+from helpers import ServedApp, app_in_thread
 from PIL import Image
 
 from core.codec import DecodedKeypoints, HeatmapCodec
 from core.geometry import crop_image
 from core.model_repo import ONNX_FILE, read_metadata
+from service.app import create_app
+from service.server import server_options
+from service.settings import Settings
+
+
+def serve_app(settings: Settings, backend_factory: Any = None) -> AbstractContextManager[ServedApp]:
+    """create_app(settings) under uvicorn in a thread on a free port, configured as `python -m service`."""
+    app = create_app(settings, backend_factory=backend_factory)
+    return app_in_thread(app, log_config=None, access_log=False, **server_options(settings))
+
 
 LITE_DOUBLE_DIR = Path(__file__).resolve().parent / "lite_api_double"  # on PYTHONPATH: the Lite double
 

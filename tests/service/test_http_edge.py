@@ -11,7 +11,7 @@ import pytest
 from helpers import app_in_thread, post_pose
 from service_helpers import encode_image, random_image
 
-from service.api import demo, docs, health, models, pose, repository
+from service.api import demo, detect, docs, health, models, pose, repository
 from service.app import create_app
 from service.settings import Settings
 from service.telemetry import METHODS, OTHER_LABEL, STATUSES
@@ -60,7 +60,15 @@ def random_request(rng: np.random.Generator) -> tuple[str, str]:
 def route_templates(repo: Path) -> set[str]:
     """The app's own routes (those of its routers, included without a prefix) and mounts."""
     routes = [*create_app(Settings(model_repo=repo)).routes]
-    for router in (demo.router, docs.router, health.router, models.router, pose.router, repository.router):
+    for router in (
+        demo.router,
+        detect.router,
+        docs.router,
+        health.router,
+        models.router,
+        pose.router,
+        repository.router,
+    ):
         routes.extend(router.routes)
     return {path for route in routes if isinstance(path := getattr(route, "path", None), str)}
 
