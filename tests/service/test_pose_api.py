@@ -185,6 +185,10 @@ DEEP = "[" * 100_000 + "]" * 100_000  # json.loads would raise RecursionError on
         (GOOD_IMAGE, GOOD_PERSONS, {"version": "9" * 5000}, 422, "version"),
         (GOOD_IMAGE, GOOD_PERSONS, {"flip": "1"}, 422, "flip"),
         (GOOD_IMAGE, GOOD_PERSONS, {"flip": "True"}, 422, "flip"),
+        (GOOD_IMAGE, GOOD_PERSONS, {"detect_score_threshold": ".5"}, 422, "detect_score_threshold"),
+        (GOOD_IMAGE, GOOD_PERSONS, {"detect_min_size": "nan"}, 422, "detect_min_size"),
+        (GOOD_IMAGE, GOOD_PERSONS, {"detect_max_persons": "2.0"}, 422, "detect_max_persons"),
+        (GOOD_IMAGE, GOOD_PERSONS, {"detect": "yes"}, 422, "detect"),
     ],
 )
 def test_bad_multipart_input_is_a_4xx_naming_the_problem(
