@@ -23,14 +23,17 @@ class RenderedImage:
 
 
 def render_png(found: PoseEstimate) -> RenderedImage:
-    """The scaled upright image with every person's box, limbs, joints and scores, as PNG bytes."""
+    """The scaled upright image with every person's box (with its detection score, when the detector found
+    it), limbs, joints and scores, as PNG bytes."""
     image = found.scaled_image
     if image is None:
         raise ValueError("the pipeline kept no scaled image: there is nothing to draw on")
     corners = np.array([region.box for region in found.regions], dtype=np.float64).reshape(-1, 2, 2)
     boxes = image.points(corners, found.width, found.height).reshape(-1, 4)
+    box_scores = np.array([np.nan if r.score is None else r.score for r in found.regions], dtype=np.float64)
     keypoints = image.points(found.keypoints.image_xy, found.width, found.height)
-    drawn = draw_poses(cv2.cvtColor(image.rgb, cv2.COLOR_RGB2BGR), keypoints, found.keypoints.scores, boxes)
+    bgr = cv2.cvtColor(image.rgb, cv2.COLOR_RGB2BGR)
+    drawn = draw_poses(bgr, keypoints, found.keypoints.scores, boxes, box_scores=box_scores)
     ok, encoded = cv2.imencode(".png", drawn)
     if not ok:
         raise RuntimeError("OpenCV could not encode the rendered image as PNG")

@@ -129,7 +129,10 @@ class ModelRepository:
             return ready[0]
         if not ready:
             raise ModelNotReadyError(f"no {kind} model has a ready version")
-        raise AmbiguousModelError(f"several models are served ({', '.join(ready)}): choose with 'model'")
+        field = "model" if kind == POSE else "detector"
+        raise AmbiguousModelError(
+            f"several {kind} models are served ({', '.join(ready)}): choose with '{field}'"
+        )
 
     def with_model(self, name: str, versions: Mapping[int, ModelVersion]) -> "ModelRepository":
         """A new snapshot in which `name` has `versions` (none: the model is gone); this one is unchanged."""
