@@ -16,12 +16,14 @@ import numpy as np
 from core.codec import FLIP_PAIR_CROPS
 from runtime.backends import create_backend
 from runtime.errors import InvalidInputError
+from runtime.memory import return_large_buffers_to_the_system
 from runtime.options import DetectionOptions, RuntimeOptions
 from runtime.pipeline.detect import ImageDetections, detect_persons
 from runtime.pipeline.network import check_crops, run_network
 from runtime.pipeline.pose import Detection, PoseEstimate, estimate
 from runtime.pipeline.regions import PersonSpec
-from runtime.pipeline.resources import PipelineResources
+from runtime.pipeline.rendering import RenderedImage, render_png
+from runtime.pipeline.resources import PipelineResources, held
 from runtime.repository.live import LiveRepository, ObserverFactory
 from runtime.repository.version import BackendFactory, LoadedDetector, LoadedModel
 
@@ -36,6 +38,7 @@ class PoseRuntime:
         observer_factory: ObserverFactory | None = None,
     ) -> None:
         self.options = options
+        return_large_buffers_to_the_system()
         self.repository = LiveRepository(options, backend_factory, observer_factory)
         helper_threads = options.keypoint_threads - 1
         self._keypoint_pool = (
@@ -46,6 +49,7 @@ class PoseRuntime:
             max_image_pixels=options.max_image_pixels,
             keypoint_helpers=(self._keypoint_pool, helper_threads) if self._keypoint_pool else None,
         )
+        self._render_slots = asyncio.Semaphore(options.max_concurrent_renders)
 
     async def start(self) -> None:
         """Load every version in the repository (off the event loop), then start serving and polling."""
@@ -74,7 +78,6 @@ class PoseRuntime:
         persons: list[PersonSpec] | None,
         flip: bool,
         deadline: float,
-        keep_image: bool = False,
         detection: DetectionOptions | None = None,
     ) -> PoseEstimate:
         """Keypoints of every person in the image, from a leased `model`; raises runtime.errors types.
@@ -82,18 +85,48 @@ class PoseRuntime:
         `persons` None: a detector finds them, asked as `detection` says (the options' own by default), and
         at most `max_persons` of them are kept.
         """
+        return await self._estimate(model, image_bytes, persons, flip, deadline, detection, None)
+
+    async def estimate_and_render(
+        self,
+        model: LoadedModel,
+        image_bytes: bytes,
+        persons: list[PersonSpec] | None,
+        flip: bool,
+        deadline: float,
+        detection: DetectionOptions | None = None,
+    ) -> tuple[PoseEstimate, RenderedImage]:
+        """As `estimate`, and the image drawn with the skeletons (PNG, scaled to at most render_max_side).
+
+        At most max_concurrent_renders requests are past this admission at once, from before their image is
+        decoded until their PNG is made; the others wait (until their deadline) holding only their bytes.
+        """
+        async with held(self._render_slots, deadline, "render"):
+            side = self.options.render_max_side
+            found = await self._estimate(model, image_bytes, persons, flip, deadline, detection, side)
+            return found, await asyncio.to_thread(render_png, found)
+
+    async def _estimate(
+        self,
+        model: LoadedModel,
+        image_bytes: bytes,
+        persons: list[PersonSpec] | None,
+        flip: bool,
+        deadline: float,
+        detection: DetectionOptions | None,
+        render_side: int | None,
+    ) -> PoseEstimate:
+        resources = self._resources
         if persons is not None:
             if len(persons) > self.options.max_persons:
                 raise InvalidInputError(
                     f"too many persons: {len(persons)}, the limit is {self.options.max_persons}"
                 )
-            return await estimate(model, image_bytes, persons, flip, deadline, self._resources, keep_image)
+            return await estimate(model, image_bytes, persons, flip, deadline, resources, render_side)
         asked = self._detection(detection)
         with self.repository.lease_detector(asked.model, asked.version) as detector:
             found_by = Detection(detector, asked)
-            return await estimate(
-                model, image_bytes, None, flip, deadline, self._resources, keep_image, found_by
-            )
+            return await estimate(model, image_bytes, None, flip, deadline, resources, render_side, found_by)
 
     async def detect(
         self, image_bytes: bytes, deadline: float, detection: DetectionOptions | None = None

@@ -18,7 +18,7 @@ from runtime.repository.version import BackendFactory
 from service.api import demo, detect, docs, health, models, pose, repository
 from service.errors import ServiceError, deadline_message, error_body, runtime_status
 from service.logs import request_id_var
-from service.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from service.middleware import BodyLimitMiddleware, HeadAsGetMiddleware, RequestContextMiddleware
 from service.oip import http as oip_http
 from service.oip.grpc_server import OipGrpcServer
 from service.settings import Settings
@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None, backend_factory: BackendFactory
     app.include_router(demo.router)
     app.mount(docs.DOCS_ASSETS_PATH, StaticFiles(directory=docs.DOCS_ASSETS_DIR), name="docs-assets")
     app.mount(demo.DEMO_ASSETS_PATH, StaticFiles(directory=demo.DEMO_ASSETS_DIR), name="demo-assets")
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
     )

@@ -34,6 +34,7 @@ _BATCHING = _RUNTIME.batching
 _DETECTION = _RUNTIME.detection
 # Time a request's line and headers get (uvicorn has no such deadline; service.server adds it).
 HEADER_TIMEOUT_S = 10.0
+DEFAULT_MAX_HEADER_BYTES = 16 * 1024
 
 
 class Settings(BaseSettings):
@@ -137,6 +138,17 @@ class Settings(BaseSettings):
         description="images decoded and cropped at once (each up to 8 bytes per pixel)",
     )
 
+    max_concurrent_renders: int = Field(
+        default=_RUNTIME.max_concurrent_renders,
+        ge=1,
+        description="render=png requests past admission at once (from before decoding to the PNG)",
+    )
+    render_max_side: int = Field(
+        default=_RUNTIME.render_max_side,
+        ge=16,
+        description="longest side of a render=png image; larger images are scaled down to it",
+    )
+
     keypoint_threads: int = Field(
         default=_RUNTIME.keypoint_threads,
         ge=1,
@@ -144,7 +156,9 @@ class Settings(BaseSettings):
     )
 
     max_header_bytes: int = Field(
-        default=16 * 1024, ge=1024, description="request line and headers (h11 answers 400 and closes above)"
+        default=DEFAULT_MAX_HEADER_BYTES,
+        ge=1024,
+        description="request line and headers, however they arrive (431 and the connection closed above)",
     )
     header_timeout_s: float = Field(
         default=HEADER_TIMEOUT_S,
@@ -246,5 +260,7 @@ class Settings(BaseSettings):
             max_image_pixels=self.max_image_pixels,
             max_persons=self.max_persons,
             max_concurrent_decodes=self.max_concurrent_decodes,
+            max_concurrent_renders=self.max_concurrent_renders,
+            render_max_side=self.render_max_side,
             keypoint_threads=self.keypoint_threads,
         )

@@ -17,7 +17,7 @@ from runtime.batching import BatchResult, Reservation
 from runtime.errors import DeadlineExceededError
 from runtime.options import DetectionOptions
 from runtime.pipeline.detect import decode_and_find
-from runtime.pipeline.images import DecodedImage, decode_image
+from runtime.pipeline.images import DecodedImage, ScaledImage, decode_image
 from runtime.pipeline.regions import (
     PersonRegion,
     PersonSpec,
@@ -34,12 +34,13 @@ from runtime.repository.version import LoadedDetector, LoadedModel
 class PoseEstimate:
     """What the pipeline found for one image, and how long each step took (seconds).
 
-    `image` is the decoded upright image the keypoints refer to, kept only when asked (for rendering): a
-    request waiting for inference holds its crops, not its image.
+    `scaled_image` is the upright image the keypoints refer to, scaled to the render size, kept only when
+    asked (for rendering): a request waiting for inference holds its crops and at most that, never the
+    full-size image.
     """
 
     model: LoadedModel
-    image: DecodedImage | None
+    scaled_image: ScaledImage | None
     width: int
     height: int
     regions: list[PersonRegion]
@@ -150,7 +151,7 @@ async def estimate(
     flip: bool,
     deadline: float,
     resources: PipelineResources,
-    keep_image: bool = False,
+    render_side: int | None = None,
     detection: Detection | None = None,
 ) -> PoseEstimate:
     """Run one image and its persons through `model`; `deadline` is on the event loop's clock. With
@@ -159,7 +160,8 @@ async def estimate(
     Admission comes before any work: the image reserves its crops' room in the model's queue (or is
     refused, QueueFullError) before it is decoded (with detection: the detector's room, and the pose
     queue's once the persons are found), and at most `resources.decode_slots` images decode, detect and
-    crop at once, which bounds the memory images take (see service/README.md).
+    crop at once, which bounds the memory images take (see service/README.md). With `render_side` the image
+    scaled to at most that many pixels a side is kept for drawing (made while the decode slot is held).
     """
     if persons is None and detection is None:
         raise ValueError("estimate needs persons, or a detector to find them")
@@ -176,10 +178,12 @@ async def estimate(
                 prepared, reservation = await _detect_and_crop(
                     model, image_bytes, flip, deadline, detection, max_pixels
                 )
+            scaled_image = None
+            if render_side is not None:
+                scaled_image = await asyncio.to_thread(prepared.image.scaled_rgb, render_side)
         width, height, regions = prepared.image.width, prepared.image.height, prepared.regions
-        kept_image = prepared.image if keep_image else None
         groups, prepared_timing = prepared.groups, prepared.timing_s
-        del prepared  # the image goes now, unless kept for rendering: a waiting request holds only crops
+        del prepared  # the image goes now: a waiting request holds only its crops (and a scaled image)
 
         queued = time.perf_counter()
         results = await submit_groups(model, groups, deadline, reservation) if groups else []
@@ -201,4 +205,4 @@ async def estimate(
         "batch_and_inference": inferred - queued,
         "decode_keypoints": finished - inferred,
     }
-    return PoseEstimate(model, kept_image, width, height, regions, keypoints, timing)
+    return PoseEstimate(model, scaled_image, width, height, regions, keypoints, timing)

@@ -21,6 +21,7 @@ from runtime.errors import (
     ModelNotReadyError,
     NoDetectorError,
     UnknownModelError,
+    shown,
 )
 from runtime.repository.version import (
     Loaded,
@@ -147,7 +148,7 @@ class ModelRepository:
         versions = self.models.get(name)
         if versions is None:
             known = ", ".join(sorted(self.models)) or "none"
-            raise UnknownModelError(f"unknown model {name!r} (served: {known})")
+            raise UnknownModelError(f"unknown model {shown(name)} (served: {known})")
         if self.kind_of(name) != kind:
             raise InvalidInputError(f"model {name!r} is a {self.kind_of(name)} model, not a {kind} model")
         if version is None:
