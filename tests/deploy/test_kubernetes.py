@@ -288,11 +288,12 @@ def test_resources_have_requests_within_limits_and_the_npu_only_on_ascend(render
         assert requests[expected] == limits[expected] == "1"
 
 
-def test_cpu_overlay_sizes_onnxruntime_to_the_pods_cpu_limit(rendered):
+def test_cpu_overlay_sizes_both_cpu_runtimes_to_the_pods_cpu_limit(rendered):
     container = server(rendered["cpu"]["Deployment"])
     env = env_values(container)
-    assert env["HGPOSE_BACKEND"] == "onnxruntime"
-    assert cpu_cores(container["resources"]["limits"]["cpu"]) == int(env["HGPOSE_ORT_INTRA_OP_THREADS"])
+    assert env["HGPOSE_BACKEND"] == "auto"  # int8 on OpenVINO, fp32 on onnxruntime
+    cores = cpu_cores(container["resources"]["limits"]["cpu"])
+    assert cores == int(env["HGPOSE_ORT_INTRA_OP_THREADS"]) == int(env["HGPOSE_OPENVINO_THREADS"])
 
 
 @pytest.mark.parametrize("overlay", ["ascend", "ascend310"])
