@@ -20,6 +20,13 @@ $(VENV)/.installed-%: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -e ".[$*]"
 	touch $@
 
+# kserve's REST client, for the Open Inference Protocol tests. kserve pins protobuf < 7 and MindSpore 2.10
+# needs >= 7.34, so it goes in without its dependencies; the dev extra lists those its client imports.
+KSERVE := kserve==0.21.0
+$(VENV)/.installed-kserve: $(VENV)/.installed-$(ALL_EXTRAS)
+	$(BIN)/pip install --no-deps "$(KSERVE)"
+	touch $@
+
 setup: $(VENV)/.installed-$(ALL_EXTRAS)  ## everything: serving, training, clients, dev tools
 
 serve: $(VENV)/.installed-$(SERVE_EXTRAS)  ## serve the newest model in model_repo/ (onnxruntime, CPU)
@@ -34,10 +41,10 @@ $(CHROMIUM):
 		echo "no $(CHROMIUM): 'sudo apt-get install chromium' to run the browser tests (skipped without it)"; \
 	fi
 
-test: $(VENV)/.installed-$(ALL_EXTRAS) | $(CHROMIUM)  ## the whole test suite (what CI runs)
+test: $(VENV)/.installed-$(ALL_EXTRAS) $(VENV)/.installed-kserve | $(CHROMIUM)  ## the whole test suite (what CI runs)
 	$(BIN)/python -m pytest
 
-test-fast: $(VENV)/.installed-$(ALL_EXTRAS)  ## skip the slow tests (training, export, end-to-end)
+test-fast: $(VENV)/.installed-$(ALL_EXTRAS) $(VENV)/.installed-kserve  ## skip the slow tests (training, export, end-to-end)
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: $(VENV)/.installed-$(ALL_EXTRAS)  ## ruff, and mypy on the folders pyproject.toml lists

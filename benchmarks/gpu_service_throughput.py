@@ -3,7 +3,7 @@
     python benchmarks/gpu_service_throughput.py [--source model_repo/hourglass/6] [--input-size 256]
         [--seconds 20] [--clients 8] [--persons-per-request 16] [--max-batch 64] [--batches 16 32 64 128]
 
-Made to run in one call on a lent GPU machine (after `pip install -e '.[serving,clients]'` and the gpu
+Made to run in one call on a GPU machine (after `pip install -e '.[serving,clients]'` and the gpu
 extra, see service/README.md). From the source version's fp32 ONNX it writes a temporary repository with
 the network at --input-size (the hourglass is fully convolutional, so only the input's declared size
 changes; weights are irrelevant to speed) as version 1 (fp32) and version 2 (fp16, converted by

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import training  # noqa: F401  (caps oneDNN's ISA before mindspore is imported)
+import training.isa_cap  # noqa: F401  (caps oneDNN's ISA before mindspore is imported)
 
 # isort: split
 import mindspore as ms

@@ -1,4 +1,4 @@
-"""Goodput of the service under overload (issue 13's admission target), on loopback, time-bounded.
+"""Goodput of the service under overload (its admission target: service/README.md), on loopback, time-bounded.
 
     python benchmarks/overload_goodput.py --model-repo REPO [--seconds 20] [--levels 16 48]
 
@@ -61,7 +61,8 @@ def main() -> int:
     args = parser.parse_args()
 
     model = list(version_folders(args.model_repo))[-1][0]
-    body, headers = request_body(model)
+    request = request_body(model)
+    body, headers = request.body, request.headers
     process, url = start_service(args.model_repo, "onnxruntime")
     goodput: dict[int, float] = {}
     try:

@@ -88,14 +88,26 @@ def runtime(version_dir: Path, name: str, input_name: str) -> Infer:
     return lambda tensor: session.run(None, {input_name: tensor})[0]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+def recall_line(label: str, total: MatchCount) -> str:
+    return (
+        f"{label}: {total.found}/{total.persons} people found (recall {total.recall:.3f}), "
+        f"{total.false}/{total.detections} detections false ({total.false_share:.3f})"
     )
+
+
+def add_detector_arguments(parser: argparse.ArgumentParser) -> None:
+    """The detector version folder and the score threshold, as the detector benchmarks take them."""
     parser.add_argument(
         "--version-dir", type=Path, default=REPO_ROOT / "model_repo" / "person_detector" / "1"
     )
     parser.add_argument("--score", type=float, default=0.3, help="score threshold")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_detector_arguments(parser)
     parser.add_argument("--min-height", type=float, default=90.0, help="people lower than this are ignored")
     parser.add_argument("--photos", type=Path, nargs="*", default=[], help="more photographs with boxes")
     parser.add_argument("--runtime", choices=["onnxruntime", "openvino"], default="onnxruntime")
@@ -130,10 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             scores = " ".join(f"{s:.2f}" for s in found.scores)
             counts = f"{count.persons:>7} {count.found:>5} {count.detections:>10} {count.false:>5}"
             print(f"{name:<28} {counts}  {scores}")
-        print(
-            f"{label}: {total.found}/{total.persons} people found (recall {total.recall:.3f}), "
-            f"{total.false}/{total.detections} detections false ({total.false_share:.3f})"
-        )
+        print(recall_line(label, total))
     medians = ", ".join(f"{step} {1000 * statistics.median(values):.1f}" for step, values in times.items())
     print(f"median ms per image: {medians}")
     return 0

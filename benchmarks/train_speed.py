@@ -40,7 +40,7 @@ class Setting:
 
 SETTINGS = {
     "full": Setting("full (seed)", 256, 256, 4),
-    "demo": Setting("demo (issue 6)", 128, 128, 8),
+    "demo": Setting("demo", 128, 128, 8),
     "narrow": Setting("narrow demo", 128, 64, 8),
 }
 

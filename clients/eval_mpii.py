@@ -2,9 +2,18 @@
 
     python -m clients.eval_mpii --annot ANNOT.h5 --images DIR --url URL [--concurrency N] [--flip/--no-flip]
         [--limit N] [--out DIR] [--api-key KEY] [--persons-per-request N] [--model NAME] [--version V]
+        [--detect [--detector NAME] [--detector-version V] [--detect-score S] [--detect-max-persons N]
+        [--detect-min-size PX]]
 
 Every entry is sent with the annotation's own centre and scale, so the service crops what the reference
 crops. The persons of one image go in one request (the image is read, uploaded and decoded once).
+
+With --detect the persons are not sent: the service's detector finds them, one request per image, end to
+end. Each annotated person of the image is matched to at most one detected person, one to one, by its
+annotated joints (core.box_metrics.match_to_joints: at least half of them inside the detected box, which
+overlaps their box with IoU >= 0.3; best overlap first), and gets that person's keypoints. A person the
+detector missed counts with every joint wrong: its row of preds.h5 holds MISSED_XY, far outside any image,
+so that `clients.score` counts it as result.txt does. result.txt says how many persons were found.
 
 Outputs in --out:
 - progress.jsonl: one line per finished entry; a rerun skips those entries (resume).
@@ -20,6 +29,7 @@ Exit status: 0 when every entry with an image has a prediction, 1 when some requ
 
 import argparse
 import asyncio
+import json
 import sys
 import time
 from collections.abc import Iterator
@@ -30,7 +40,8 @@ from typing import Any, Never
 import numpy as np
 from tqdm import tqdm
 
-from clients.api import PredictedPerson, center_scale_person, estimate_poses
+from clients.api import DetectionRequest, PredictedPerson, center_scale_person, estimate_poses, pose_arrays
+from clients.detection_options import add_detection_arguments, detection_request
 from clients.http import ClientSettings, ServiceCallError, ServiceClient
 from clients.progress import (
     EntryResult,
@@ -39,6 +50,7 @@ from clients.progress import (
     RunIdentity,
     annotations_fingerprint,
 )
+from core.box_metrics import match_to_joints
 from core.joints import NUM_JOINTS
 from core.metrics import ScoreReport, score_predictions
 from core.mpii import AnnotationError, MpiiAnnotations, read_annotations, write_predictions
@@ -49,6 +61,9 @@ MISSING_FILE = "missing_images.txt"
 EXIT_OK, EXIT_REFUSED, EXIT_ABORTED = 0, 1, 2
 # A refusal that concerns this request only; any other error (401, 404, 5xx, unreachable) stops the run.
 PER_REQUEST_STATUS = frozenset({400, 413, 415, 422})
+# The keypoints of an annotated person the detector did not find: far outside any image, so every joint of
+# it is wrong under any PCK threshold.
+MISSED_XY = -1.0e6
 
 
 @dataclass(frozen=True)
@@ -63,6 +78,8 @@ class EvalConfig:
     model: str | None = None
     version: int | None = None
     show_progress: bool | None = None  # None: only on a terminal
+    # None: send the annotated persons; else let the detector find them, asked like this
+    detection: DetectionRequest | None = None
 
 
 @dataclass(frozen=True)
@@ -75,7 +92,8 @@ class WorkUnit:
 
 @dataclass
 class EvalOutcome:
-    """Everything a run produced; `preds` rows are NaN where there is no prediction."""
+    """Everything a run produced; `preds` rows are NaN where there is no prediction, MISSED_XY for the
+    entries in `missed` (persons the detector did not find; with --detect only)."""
 
     preds: np.ndarray
     scores: np.ndarray
@@ -88,6 +106,7 @@ class EvalOutcome:
     served_by: list[str]
     report: ScoreReport | None
     aborted: str | None = None
+    missed: list[int] = field(default_factory=list)
     out_files: list[Path] = field(default_factory=list)
 
     @property
@@ -117,6 +136,35 @@ def plan_work(
             yield WorkUnit(imgname, tuple(entries[start : start + persons_per_request]))
 
 
+@dataclass(frozen=True)
+class AnnotatedPersons:
+    """Every annotated person of each image, from the whole annotation file (not only the entries evaluated),
+    so that a detection is matched against everyone annotated in its image."""
+
+    entries: dict[str, list[int]]
+    joint_boxes: np.ndarray
+    part: np.ndarray
+    annotated: np.ndarray
+
+    @classmethod
+    def of(cls, annotations: MpiiAnnotations) -> "AnnotatedPersons":
+        entries: dict[str, list[int]] = {}
+        for entry, name in enumerate(annotations.imgname):
+            entries.setdefault(name, []).append(entry)
+        return cls(entries, annotations.joint_boxes(), annotations.part, annotations.annotated)
+
+    def match(
+        self, imgname: str, entries: tuple[int, ...], found: list[PredictedPerson]
+    ) -> list[PredictedPerson | None]:
+        """The detected person standing for each of `entries` (entries of image `imgname`), None if missed."""
+        people = self.entries[imgname]
+        # the service answers in 0-based pixels, MPII annotates in 1-based ones
+        boxes = pose_arrays(found)[2] + 1.0
+        chosen = match_to_joints(boxes, self.joint_boxes[people], self.part[people], self.annotated[people])
+        detection_of = dict(zip(people, chosen.tolist(), strict=True))
+        return [found[detection_of[e]] if detection_of[e] >= 0 else None for e in entries]
+
+
 class _Run:
     """The asynchronous part: workers pull units from a queue and record what comes back."""
 
@@ -127,9 +175,11 @@ class _Run:
         log: ProgressLog,
         client: ServiceClient,
         progress: "tqdm[Never]",
+        everyone: AnnotatedPersons | None = None,
     ) -> None:
         self.config = config
         self.annotations = annotations
+        self.everyone = everyone
         self.log = log
         self.client = client
         self.progress = progress
@@ -163,9 +213,13 @@ class _Run:
 
     async def _send(self, unit: WorkUnit) -> None:
         image = await asyncio.to_thread((self.config.images / unit.imgname).read_bytes)
-        persons = [
-            center_scale_person(self.annotations.center[e], self.annotations.scale[e]) for e in unit.entries
-        ]
+        detection = self.config.detection
+        persons = None
+        if detection is None:
+            persons = [
+                center_scale_person(self.annotations.center[e], self.annotations.scale[e])
+                for e in unit.entries
+            ]
         result = await estimate_poses(
             self.client,
             image,
@@ -174,10 +228,14 @@ class _Run:
             flip=self.config.flip,
             model=self.config.model,
             version=self.config.version,
+            detection=detection or DetectionRequest(),
         )
         served_by = _served_by(result.body)
+        poses: list[PredictedPerson | None] = list(result.persons)
+        if self.everyone is not None:
+            poses = self.everyone.match(unit.imgname, unit.entries, result.persons)
         self.log.record(
-            [_entry_result(e, pose, served_by) for e, pose in zip(unit.entries, result.persons, strict=True)]
+            [_entry_result(e, pose, served_by) for e, pose in zip(unit.entries, poses, strict=True)]
         )
         self.sent += len(unit.entries)
         self.progress.update(len(unit.entries))
@@ -188,7 +246,10 @@ def _served_by(body: dict[str, Any]) -> str:
     return f"{model.get('name', '?')}:{model.get('version', '?')} ({model.get('backend', '?')})"
 
 
-def _entry_result(entry: int, pose: PredictedPerson, served_by: str) -> EntryResult:
+def _entry_result(entry: int, pose: PredictedPerson | None, served_by: str) -> EntryResult:
+    """The entry's keypoints, or NaN for a person the detector missed."""
+    if pose is None:
+        return EntryResult(entry, np.full((NUM_JOINTS, 2), np.nan), np.full(NUM_JOINTS, np.nan), served_by)
     return EntryResult(entry=entry, keypoints=pose.keypoints, scores=pose.scores, served_by=served_by)
 
 
@@ -204,6 +265,9 @@ def evaluate(config: EvalConfig, settings: ClientSettings) -> EvalOutcome:
         flip=config.flip,
         model=config.model,
         version=config.version,
+        detection=None
+        if config.detection is None
+        else json.dumps(config.detection.form_fields(), sort_keys=True),
     )
     annotations = everything if config.limit is None else everything.subset(config.limit)
     count = len(annotations)
@@ -213,7 +277,10 @@ def evaluate(config: EvalConfig, settings: ClientSettings) -> EvalOutcome:
         resumed = sum(1 for e in log.done if e < count)
         skip = set(log.done) | set(missing)
         pending = [e for e in range(count) if e not in skip]
-        units = list(plan_work(annotations, pending, config.persons_per_request))
+        # with --detect, one request finds every person of an image
+        per_request = config.persons_per_request if config.detection is None else max(1, len(pending))
+        units = list(plan_work(annotations, pending, per_request))
+        everyone = None if config.detection is None else AnnotatedPersons.of(everything)
         with tqdm(
             total=len(pending),
             unit="person",
@@ -221,7 +288,7 @@ def evaluate(config: EvalConfig, settings: ClientSettings) -> EvalOutcome:
             disable=None if config.show_progress is None else not config.show_progress,
             file=sys.stderr,
         ) as progress:
-            run = asyncio.run(_evaluate_units(config, settings, annotations, log, progress, units))
+            run = asyncio.run(_evaluate_units(config, settings, annotations, log, progress, units, everyone))
         done = {e: r for e, r in log.done.items() if e < count}
     elapsed = time.perf_counter() - started
     preds = np.full((count, NUM_JOINTS, 2), np.nan)
@@ -229,6 +296,8 @@ def evaluate(config: EvalConfig, settings: ClientSettings) -> EvalOutcome:
     for entry, result in done.items():
         preds[entry] = result.keypoints
         scores[entry] = result.scores
+    missed = sorted(e for e, result in done.items() if np.isnan(result.keypoints).all())
+    preds[missed] = MISSED_XY
     rows = np.flatnonzero(np.isfinite(preds).all(axis=(1, 2)))
     report = score_predictions(annotations.select(rows), preds[rows]) if len(rows) else None
     outcome = EvalOutcome(
@@ -243,6 +312,7 @@ def evaluate(config: EvalConfig, settings: ClientSettings) -> EvalOutcome:
         served_by=sorted({r.served_by for r in done.values()}),
         report=report,
         aborted=run.aborted,
+        missed=missed,
     )
     outcome.out_files = write_outputs(config, annotations, outcome, settings.base_url)
     return outcome
@@ -255,9 +325,10 @@ async def _evaluate_units(
     log: ProgressLog,
     progress: "tqdm[Never]",
     units: list[WorkUnit],
+    everyone: AnnotatedPersons | None,
 ) -> _Run:
     async with ServiceClient(settings, max_connections=config.concurrency) as client:
-        run = _Run(config, annotations, log, client, progress)
+        run = _Run(config, annotations, log, client, progress, everyone)
         await run.run(units)
     return run
 
@@ -291,6 +362,8 @@ def result_text(config: EvalConfig, outcome: EvalOutcome, url: str) -> str:
         f"({outcome.persons_per_s:.2f} persons/s), "
         f"{outcome.resumed} resumed from earlier runs, {outcome.retries} retries",
     ]
+    if config.detection is not None:
+        lines.append(found_line(config.detection, outcome))
     if outcome.aborted is not None:
         lines.append(f"ABORTED: {outcome.aborted}")
     for entry, message in sorted(outcome.refused.items()):
@@ -298,6 +371,18 @@ def result_text(config: EvalConfig, outcome: EvalOutcome, url: str) -> str:
     lines.append("")
     lines.append(outcome.report.text() if outcome.report is not None else "no predictions to score")
     return "\n".join(lines) + "\n"
+
+
+def found_line(detection: DetectionRequest, outcome: EvalOutcome) -> str:
+    """How many of the scored persons the detector found (with --detect every scored entry was sought)."""
+    scored = int(outcome.predicted.sum())
+    found = scored - len(outcome.missed)
+    share = f" ({100 * found / scored:.1f}%)" if scored else ""
+    asked = ", ".join(f"{k}={v}" for k, v in detection.form_fields().items()) or "the service's settings"
+    return (
+        f"detection ({asked}): found {found} of {scored} annotated persons{share}; the {len(outcome.missed)} "
+        "missed are scored with every joint wrong"
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -331,6 +416,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", help="model name (default: the service's default)")
     parser.add_argument("--version", type=_positive_int, help="model version (default: the newest)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per request (default 120)")
+    parser.add_argument(
+        "--detect",
+        action="store_true",
+        help="send no persons: the service's detector finds them (end to end); annotated persons it misses "
+        "count as wrong",
+    )
+    add_detection_arguments(parser, "detection (with --detect; default: the service's settings)")
     return parser
 
 
@@ -339,6 +431,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.images.is_dir():
         parser.error(f"--images {args.images} is not a folder")
+    detection = detection_request(args)
+    if not args.detect and detection.form_fields():
+        parser.error("the --detector and --detect-* options apply only with --detect")
     settings = ClientSettings.from_options(args.url, args.api_key, args.timeout)
     config = EvalConfig(
         annotations=args.annot,
@@ -350,6 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         persons_per_request=args.persons_per_request,
         model=args.model,
         version=args.version,
+        detection=detection if args.detect else None,
     )
     try:
         outcome = evaluate(config, settings)

@@ -27,18 +27,20 @@ class ProgressMismatchError(ValueError):
 
 @dataclass(frozen=True)
 class RunIdentity:
-    """What must match for earlier predictions to be reused."""
+    """What must match for earlier predictions to be reused. `detection` None: the annotated persons were
+    sent; else the detector found them, asked with these form fields (JSON)."""
 
     annotations_sha256: str
     flip: bool
     model: str | None
     version: int | None
+    detection: str | None = None
 
 
 @dataclass(frozen=True)
 class EntryResult:
     entry: int
-    keypoints: np.ndarray  # (16, 2) image pixels
+    keypoints: np.ndarray  # (16, 2) image pixels; NaN: the detector found no box for this person
     scores: np.ndarray  # (16,)
     served_by: str  # "name:version" of the model that answered
 

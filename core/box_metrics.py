@@ -3,7 +3,8 @@
 Boxes are (N, 4) xyxy in image pixels. A person counts as found when a detection overlaps its box with
 IoU >= the threshold (0.5, as COCO's AP50 and the acceptance bar); each detection finds one person at
 most, best score first. Regions marked to ignore (a person cut off by the frame edge, say) make a
-detection that only overlaps them neither right nor wrong.
+detection that only overlaps them neither right nor wrong. `match_to_joints` pairs detections with persons
+annotated by their joints (MPII), for evaluating poses on detected boxes.
 """
 
 from dataclasses import dataclass
@@ -99,3 +100,45 @@ def count_matches(
     regions = [persons[~tall]] + ([] if ignore is None else [np.asarray(ignore, np.float64).reshape(-1, 4)])
     match = match_boxes(detections, persons[tall], np.concatenate(regions), iou_threshold)
     return MatchCount(int(tall.sum()), int(match.found.sum()), len(match.false), int(match.false.sum()))
+
+
+# A detection stands for an annotated person when it holds at least this share of the person's annotated
+# joints and overlaps the box around them with at least this IoU. The joints' box is tighter than the person
+# (feet, hair and hands reach past the joints) and spans joints hidden behind things, so the IoU floor is
+# lower than MATCH_IOU; it keeps a box around a whole group from standing for one person of it.
+MIN_JOINT_SHARE = 0.5
+MIN_JOINTS_BOX_IOU = 0.3
+
+
+def match_to_joints(
+    detections: np.ndarray,
+    joint_boxes: np.ndarray,
+    joints: np.ndarray,
+    annotated: np.ndarray,
+    min_joint_share: float = MIN_JOINT_SHARE,
+    min_iou: float = MIN_JOINTS_BOX_IOU,
+) -> np.ndarray:
+    """Per annotated person (P,), the index of the detection that stands for it, or -1: one-to-one, the
+    pairs of highest IoU with the joints' box first, among the pairs that pass both floors.
+
+    detections (K, 4) and joint_boxes (P, 4) xyxy; joints (P, J, 2) and annotated (P, J) bool."""
+    detections = np.asarray(detections, dtype=np.float64).reshape(-1, 4)
+    joints = np.asarray(joints, dtype=np.float64)
+    annotated = np.asarray(annotated, dtype=bool)
+    x, y = joints[None, ..., 0], joints[None, ..., 1]
+    box = detections[:, None, None, :]
+    inside = (x >= box[..., 0]) & (x <= box[..., 2]) & (y >= box[..., 1]) & (y <= box[..., 3])
+    counted = annotated.sum(axis=1)
+    share = (inside & annotated[None]).sum(axis=2) / np.maximum(counted, 1)[None]
+    overlaps = box_iou(detections, joint_boxes)
+    eligible = (share >= min_joint_share) & (overlaps >= min_iou) & (counted > 0)[None]
+    detection_of_person = np.full(len(annotated), -1, dtype=np.int64)
+    used = np.zeros(len(detections), dtype=bool)
+    for flat in np.argsort(-np.where(eligible, overlaps, -1.0), axis=None, kind="stable"):
+        detection, person = np.unravel_index(flat, overlaps.shape)
+        if not eligible[detection, person]:
+            break
+        if not used[detection] and detection_of_person[person] < 0:
+            used[detection] = True
+            detection_of_person[person] = detection
+    return detection_of_person

@@ -48,10 +48,12 @@ def draw_poses(
     scores: np.ndarray,
     boxes: np.ndarray | None = None,
     style: DrawStyle = DrawStyle(),
+    box_scores: np.ndarray | None = None,
 ) -> np.ndarray:
     """A copy of a BGR uint8 image (H, W, 3) with every person's box, limbs, joints and scores drawn.
 
-    keypoints (N, 16, 2) in image pixels (NaN: not drawn), scores (N, 16), boxes (N, 4) x1, y1, x2, y2.
+    keypoints (N, 16, 2) in image pixels (NaN: not drawn), scores (N, 16), boxes (N, 4) x1, y1, x2, y2;
+    box_scores (N,): the detector's score of each box, written inside its top-left corner (NaN: none).
     """
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"expected a BGR uint8 image (H, W, 3), got {image.dtype} {image.shape}")
@@ -63,6 +65,8 @@ def draw_poses(
         )
     if boxes is not None and np.shape(boxes) != (count, 4):
         raise ValueError(f"expected boxes ({count}, 4), got {np.shape(boxes)}")
+    if box_scores is not None and np.shape(box_scores) != (count,):
+        raise ValueError(f"expected box scores ({count},), got {np.shape(box_scores)}")
     canvas = image.copy()
     thickness = _thickness(image, style)
     shown = np.isfinite(keypoints).all(axis=2) & (scores >= style.min_score)
@@ -72,6 +76,19 @@ def draw_poses(
         if style.show_box and box is not None and np.isfinite(box).all():
             x1, y1, x2, y2 = np.rint(box).astype(int)
             cv2.rectangle(canvas, (x1, y1), (x2, y2), BOX_COLOR, thickness, cv2.LINE_AA)
+            box_score = np.nan if box_scores is None else float(box_scores[person])
+            if np.isfinite(box_score):
+                origin = (x1 + 2 * thickness, y1 + 12 * thickness)
+                cv2.putText(
+                    canvas,
+                    f"{box_score:.2f}",
+                    origin,
+                    cv2.FONT_HERSHEY_SIMPLEX,
+                    0.4 * thickness,
+                    BOX_COLOR,
+                    1,
+                    cv2.LINE_AA,
+                )
         for limb in SKELETON:
             if shown[person, limb[0]] and shown[person, limb[1]]:
                 start, end = (tuple(points[person, j]) for j in limb)

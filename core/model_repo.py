@@ -83,6 +83,27 @@ class VersionRecord:
     def __post_init__(self) -> None:
         _check_choice("precision", self.precision, PRECISIONS)
 
+    def guardrail_problem(self, runtime: str) -> str | None:
+        """Why training.quantize's accuracy guardrail does not vouch for this version on `runtime`, or None
+        when it does (an fp32 version needs no vouching). It vouches when the version was not forced past
+        it and the accuracy it lost on that runtime is within the limit it was written under."""
+        if self.precision == FP32:
+            return None
+        accuracy = self.quantization.get("accuracy")
+        if not isinstance(accuracy, dict):
+            return "its metadata records no accuracy check"
+        if accuracy.get("forced_past_guardrail") is not False:
+            return "it was written past the accuracy guardrail (--force)"
+        scored = accuracy.get("runtimes", {})
+        result = scored.get(runtime) if isinstance(scored, dict) else None
+        limit = accuracy.get("max_drop_points")
+        drop = result.get("drop_points") if isinstance(result, dict) else None
+        if not isinstance(drop, int | float) or not isinstance(limit, int | float):
+            return f"its accuracy was not checked on {runtime}"
+        if drop > limit:
+            return f"it loses {drop:g} accuracy points on {runtime}, over the limit of {limit:g}"
+        return None
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False) + "\n"
 

@@ -13,13 +13,17 @@ from dataclasses import replace
 
 import numpy as np
 
-from runtime.backends import create_backend, resolve_backend
+from core.codec import FLIP_PAIR_CROPS
+from runtime.backends import create_backend
 from runtime.errors import InvalidInputError, NoDetectorError, QueueFullError
+from runtime.memory import return_large_buffers_to_the_system
 from runtime.options import DetectionOptions, RuntimeOptions
 from runtime.pipeline.detect import ImageDetections, detect_persons
+from runtime.pipeline.network import check_crops, run_network
 from runtime.pipeline.pose import Detection, PoseEstimate, estimate
 from runtime.pipeline.regions import PersonSpec
-from runtime.pipeline.resources import PipelineResources
+from runtime.pipeline.rendering import RenderedImage, render_png
+from runtime.pipeline.resources import PipelineResources, held
 from runtime.repository.live import LiveRepository, ObserverFactory
 from runtime.repository.version import BackendFactory, LoadedDetector, LoadedModel
 from runtime.video.frame_models import FrameModels
@@ -35,8 +39,8 @@ class PoseRuntime:
         observer_factory: ObserverFactory | None = None,
     ) -> None:
         self.options = options
-        self.backend_name = resolve_backend(options)
-        self.repository = LiveRepository(options, self.backend_name, backend_factory, observer_factory)
+        return_large_buffers_to_the_system()
+        self.repository = LiveRepository(options, backend_factory, observer_factory)
         helper_threads = options.keypoint_threads - 1
         self._keypoint_pool = (
             ThreadPoolExecutor(helper_threads, thread_name_prefix="keypoints") if helper_threads > 0 else None
@@ -46,6 +50,7 @@ class PoseRuntime:
             max_image_pixels=options.max_image_pixels,
             keypoint_helpers=(self._keypoint_pool, helper_threads) if self._keypoint_pool else None,
         )
+        self._render_slots = asyncio.Semaphore(options.max_concurrent_renders)
         self._videos = 0
 
     async def start(self) -> None:
@@ -75,7 +80,6 @@ class PoseRuntime:
         persons: list[PersonSpec] | None,
         flip: bool,
         deadline: float,
-        keep_image: bool = False,
         detection: DetectionOptions | None = None,
     ) -> PoseEstimate:
         """Keypoints of every person in the image, from a leased `model`; raises runtime.errors types.
@@ -83,18 +87,48 @@ class PoseRuntime:
         `persons` None: a detector finds them, asked as `detection` says (the options' own by default), and
         at most `max_persons` of them are kept.
         """
+        return await self._estimate(model, image_bytes, persons, flip, deadline, detection, None)
+
+    async def estimate_and_render(
+        self,
+        model: LoadedModel,
+        image_bytes: bytes,
+        persons: list[PersonSpec] | None,
+        flip: bool,
+        deadline: float,
+        detection: DetectionOptions | None = None,
+    ) -> tuple[PoseEstimate, RenderedImage]:
+        """As `estimate`, and the image drawn with the skeletons (PNG, scaled to at most render_max_side).
+
+        At most max_concurrent_renders requests are past this admission at once, from before their image is
+        decoded until their PNG is made; the others wait (until their deadline) holding only their bytes.
+        """
+        async with held(self._render_slots, deadline, "render"):
+            side = self.options.render_max_side
+            found = await self._estimate(model, image_bytes, persons, flip, deadline, detection, side)
+            return found, await asyncio.to_thread(render_png, found)
+
+    async def _estimate(
+        self,
+        model: LoadedModel,
+        image_bytes: bytes,
+        persons: list[PersonSpec] | None,
+        flip: bool,
+        deadline: float,
+        detection: DetectionOptions | None,
+        render_side: int | None,
+    ) -> PoseEstimate:
+        resources = self._resources
         if persons is not None:
             if len(persons) > self.options.max_persons:
                 raise InvalidInputError(
                     f"too many persons: {len(persons)}, the limit is {self.options.max_persons}"
                 )
-            return await estimate(model, image_bytes, persons, flip, deadline, self._resources, keep_image)
+            return await estimate(model, image_bytes, persons, flip, deadline, resources, render_side)
         asked = self._detection(detection)
         with self.repository.lease_detector(asked.model, asked.version) as detector:
             found_by = Detection(detector, asked)
-            return await estimate(
-                model, image_bytes, None, flip, deadline, self._resources, keep_image, found_by
-            )
+            return await estimate(model, image_bytes, None, flip, deadline, resources, render_side, found_by)
 
     async def detect(
         self, image_bytes: bytes, deadline: float, detection: DetectionOptions | None = None
@@ -154,3 +188,16 @@ class PoseRuntime:
     def _detection(self, detection: DetectionOptions | None) -> DetectionOptions:
         asked = detection or self.options.detection
         return replace(asked, max_persons=min(asked.max_persons, self.options.max_persons))
+
+    @property
+    def max_crops(self) -> int:
+        """Most crops one request may run: as many as a pose request with the most persons and flip."""
+        return self.options.max_persons * FLIP_PAIR_CROPS
+
+    async def run_network(self, model: LoadedModel, crops: np.ndarray, deadline: float) -> np.ndarray:
+        """The bare network's heatmaps for caller-made crops, through `model`'s batcher; raises
+        runtime.errors types."""
+        check_crops(model, crops)
+        if len(crops) > self.max_crops:
+            raise InvalidInputError(f"too many crops: {len(crops)}, the limit is {self.max_crops}")
+        return await run_network(model, crops, deadline)

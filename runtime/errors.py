@@ -4,6 +4,17 @@ Each edge maps these to its own protocol in one table (service/errors.py for HTT
 knows a status code.
 """
 
+# A value a caller sent is quoted in a message up to this many characters: a 404 for a 15 MB model name
+# stays small.
+MAX_SHOWN_CHARS = 64
+
+
+def shown(value: str) -> str:
+    """`value` quoted for a message, cut to MAX_SHOWN_CHARS characters (its length said when cut)."""
+    if len(value) <= MAX_SHOWN_CHARS:
+        return repr(value)
+    return f"{value[:MAX_SHOWN_CHARS]!r}... ({len(value)} characters)"
+
 
 class PoseRuntimeError(Exception):
     """Base of every error the runtime raises on purpose; `message` is safe to show a caller."""

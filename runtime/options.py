@@ -108,6 +108,10 @@ class RuntimeOptions:
     max_persons: int = 16
     # Images decoded and cropped at once: each holds up to 8 bytes per pixel while it does.
     max_concurrent_decodes: int = 2
+    # Requests drawing their image (render=png) at once, from before decoding until the PNG is made; each
+    # keeps its image scaled to at most render_max_side pixels a side, and draws on that.
+    max_concurrent_renders: int = 2
+    render_max_side: int = 2048
     # Threads that decode keypoints from heatmaps (each takes a share of a request's persons).
     keypoint_threads: int = min(2, os.cpu_count() or 1)
     # Videos and live streams tracked at once: each holds a few decoded frames (its frames in flight).

@@ -13,11 +13,14 @@ from starlette.responses import Response
 from runtime.backends import create_backend
 from runtime.engine import PoseRuntime
 from runtime.errors import DeadlineExceededError, PoseRuntimeError
+from runtime.options import AUTO_BACKEND
 from runtime.repository.version import BackendFactory
 from service.api import demo, detect, docs, health, models, pose, repository, stream, video
-from service.errors import ServiceError, error_body, runtime_status
+from service.errors import ServiceError, deadline_message, error_body, runtime_status
 from service.logs import request_id_var
-from service.middleware import BodyLimit, BodyLimitMiddleware, RequestContextMiddleware
+from service.middleware import BodyLimit, BodyLimitMiddleware, HeadAsGetMiddleware, RequestContextMiddleware
+from service.oip import http as oip_http
+from service.oip.grpc_server import OipGrpcServer
 from service.settings import Settings
 from service.telemetry import ServiceMetrics
 from service.validation import validation_message
@@ -25,9 +28,11 @@ from service.validation import validation_message
 logger = logging.getLogger(__name__)
 
 
-def error_response(status_code: int, message: str, headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    request: Request, status_code: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
     return Response(
-        error_body(message, request_id_var.get()),
+        error_body(message, request_id_var.get(), request.url.path),
         status_code=status_code,
         media_type="application/json",
         headers=headers,
@@ -45,17 +50,28 @@ def create_app(settings: Settings | None = None, backend_factory: BackendFactory
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
+        grpc_server = OipGrpcServer(runtime, settings, app.version) if settings.grpc_port else None
+        if grpc_server is not None:
+            try:
+                await grpc_server.start()
+            except Exception:
+                await runtime.close()
+                raise
         live = runtime.repository
         logger.info(
-            "serving %d ready model version(s) from %s with %s%s",
+            "serving %d ready model version(s) from %s, backend %s%s",
             live.snapshot.ready_count,
             settings.model_repo,
-            runtime.backend_name,
+            "chosen per version"
+            if settings.backend == AUTO_BACKEND
+            else f"{settings.backend} for every version",
             f", polling every {settings.repository_poll_s:g} s" if settings.repository_poll_s else "",
         )
         try:
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop(settings.graceful_shutdown_s)
             await runtime.close()
             logger.info("shut down")
 
@@ -77,10 +93,12 @@ def create_app(settings: Settings | None = None, backend_factory: BackendFactory
     app.include_router(models.router)
     app.include_router(repository.router)
     app.include_router(health.router)
+    app.include_router(oip_http.router)
     app.include_router(docs.router)
     app.include_router(demo.router)
     app.mount(docs.DOCS_ASSETS_PATH, StaticFiles(directory=docs.DOCS_ASSETS_DIR), name="docs-assets")
     app.mount(demo.DEMO_ASSETS_PATH, StaticFiles(directory=demo.DEMO_ASSETS_DIR), name="demo-assets")
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
@@ -90,26 +108,25 @@ def create_app(settings: Settings | None = None, backend_factory: BackendFactory
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
 
     @app.exception_handler(ServiceError)
-    async def service_error(_: Request, error: ServiceError) -> Response:
-        return error_response(error.status_code, error.message, error.headers)
+    async def service_error(request: Request, error: ServiceError) -> Response:
+        return error_response(request, error.status_code, error.message, error.headers)
 
     @app.exception_handler(PoseRuntimeError)
-    async def runtime_error(_: Request, error: PoseRuntimeError) -> Response:
+    async def runtime_error(request: Request, error: PoseRuntimeError) -> Response:
         status = runtime_status(error)
         if status >= 500:
             logger.warning("request failed: %s", error.message, extra={"status": status})
         if isinstance(error, DeadlineExceededError):
-            limit = f"{settings.request_deadline_ms:g} ms"
-            return error_response(status, f"the request did not finish within its deadline of {limit}")
+            return error_response(request, status, deadline_message(settings.request_deadline_ms))
         retry = {"Retry-After": str(settings.retry_after_s)} if status == 503 else None
-        return error_response(status, error.message, retry)
+        return error_response(request, status, error.message, retry)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, error: RequestValidationError) -> Response:
-        return error_response(422, validation_message(error.errors()))
+    async def validation_error(request: Request, error: RequestValidationError) -> Response:
+        return error_response(request, 422, validation_message(error.errors()))
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, error: StarletteHTTPException) -> Response:
-        return error_response(error.status_code, str(error.detail), getattr(error, "headers", None))
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        return error_response(request, error.status_code, str(error.detail), getattr(error, "headers", None))
 
     return app

@@ -19,6 +19,7 @@ from runtime.errors import (
     UnreadableImageError,
     UnsupportedImageError,
 )
+from service.oip import OIP_PATH_PREFIX
 
 RUNTIME_ERROR_STATUS: dict[type[PoseRuntimeError], int] = {
     UnreadableImageError: 400,
@@ -55,6 +56,14 @@ def runtime_status(error: PoseRuntimeError) -> int:
     return 500
 
 
-def error_body(detail: str, request_id: str | None) -> bytes:
-    """The JSON body of every error answer: {"detail": ..., "request_id": ...}."""
+def deadline_message(deadline_ms: float) -> str:
+    """What a request past its deadline is told, in every protocol."""
+    return f"the request did not finish within its deadline of {deadline_ms:g} ms"
+
+
+def error_body(detail: str, request_id: str | None, path: str = "") -> bytes:
+    """The JSON body of every error answer: {"detail": ..., "request_id": ...}, or under the Open Inference
+    Protocol's routes its own {"error": ...} (the request id is in the X-Request-ID header)."""
+    if path == OIP_PATH_PREFIX or path.startswith(OIP_PATH_PREFIX + "/"):
+        return json.dumps({"error": detail}).encode()
     return json.dumps({"detail": detail, "request_id": request_id}).encode()

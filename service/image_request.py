@@ -1,5 +1,14 @@
-"""Reading a POST /v1/pose or /v1/detect body, multipart or JSON, into image bytes and validated options."""
+"""Reading a POST /v1/pose or /v1/detect body, multipart or JSON, into image bytes and validated options.
 
+The options models take JSON's types strictly (service.schemas). A multipart form's fields are text, read
+into those types first, each by one grammar for its type: a boolean is `true` or `false`; an integer is
+written in decimal digits with no sign, leading zero, point or space (`6`; not `06`, `+6`, `6.0`, ` 6` or
+`6_0`), at most 18 of them; a number is written as in JSON (`0.5`, `16`, `1e-3`; not `.5`, `nan` or
+` 1`), at most 32 characters. Anything else is a 422 naming the field.
+"""
+
+import functools
+import re
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -8,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from runtime.errors import shown
 from service.errors import ServiceError
 from service.payload import decode_base64, max_json_separators, parse_json
 from service.validation import validation_message
@@ -20,6 +30,11 @@ IMAGE_BASE64_FIELD = "image_base64"
 PERSONS_FIELD = "persons"
 
 OptionsT = TypeVar("OptionsT", bound=BaseModel)
+# The text a multipart field of each JSON type must be, and what it says when it is not.
+TEXT_BOOLEAN = {"true": True, "false": False}
+TEXT_INTEGER = re.compile(r"0|[1-9][0-9]{0,17}")
+TEXT_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+TEXT_NUMBER_CHARS = 32
 
 
 @dataclass(frozen=True)
@@ -35,11 +50,42 @@ def _options(raw: dict[str, object], model: type[OptionsT]) -> OptionsT:
         raise ServiceError(422, validation_message(error)) from error
 
 
+@functools.cache
+def _json_types(model: type[BaseModel]) -> dict[str, str]:
+    """Each field's JSON type (boolean, integer, number, string, ...), from the model's own schema."""
+    types = {}
+    for name, field in model.model_json_schema()["properties"].items():
+        kinds = [option.get("type") for option in field.get("anyOf", [field])]
+        types[name] = next((kind for kind in kinds if kind not in (None, "null")), "object")
+    return types
+
+
+def _typed(name: str, text: str, json_type: str) -> object:
+    """A multipart field's text as its JSON type's value; 422 when the text is not that type's grammar."""
+    if json_type == "boolean":
+        if text not in TEXT_BOOLEAN:
+            raise ServiceError(422, f"{name}: send true or false, not {shown(text)}")
+        return TEXT_BOOLEAN[text]
+    if json_type == "integer":
+        if not TEXT_INTEGER.fullmatch(text):
+            raise ServiceError(422, f"{name}: send an integer in decimal digits, e.g. 6, not {shown(text)}")
+        return int(text)
+    if json_type == "number":
+        if len(text) > TEXT_NUMBER_CHARS or not TEXT_NUMBER.fullmatch(text):
+            raise ServiceError(422, f"{name}: send a number as JSON writes it, e.g. 0.5, not {shown(text)}")
+        return float(text)
+    return text
+
+
 def multipart_options(
     fields: dict[str, str], persons: str | None, model: type[OptionsT], max_persons: int
 ) -> OptionsT:
-    """Text fields validated by `model`, `persons` parsed as JSON first; 400 or 422 naming the problem."""
-    raw: dict[str, object] = dict(fields)
+    """Text fields validated by `model` (each read as its JSON type), `persons` parsed as JSON first; 400
+    or 422 naming the problem."""
+    types = _json_types(model)
+    raw: dict[str, object] = {
+        name: _typed(name, text, types.get(name, "string")) for name, text in fields.items()
+    }
     if persons is not None:
         what = f"multipart field '{PERSONS_FIELD}'"
         raw[PERSONS_FIELD] = parse_json(persons, what, max_json_separators(max_persons))

@@ -1,4 +1,5 @@
-"""ASGI middleware: request ids, access log and request metrics; the request body limit (413)."""
+"""ASGI middleware: request ids, access log and request metrics, and a JSON 500 for any unexpected error;
+the request body limit (413); HEAD served as GET without the body."""
 
 import asyncio
 import logging
@@ -17,10 +18,12 @@ REQUEST_ID_HEADER = "x-request-id"
 UNMATCHED_ROUTE = "unmatched"
 
 access_log = logging.getLogger("service.access")
+logger = logging.getLogger(__name__)
 
 
 class RequestContextMiddleware:
-    """Gives each request an id (the caller's X-Request-ID or a new one), echoes it, logs and counts it."""
+    """Gives each request an id (the caller's X-Request-ID or a new one), echoes it, logs and counts it; an
+    unexpected exception is logged with its traceback and answered with a JSON 500 carrying the id."""
 
     def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
         self.app = app
@@ -49,15 +52,21 @@ class RequestContextMiddleware:
         except asyncio.CancelledError:
             # uvicorn cancels requests still running when graceful shutdown times out; it would answer 500.
             if sent_status is None:
-                await _send_error(send_with_id, 503, "the service is shutting down; retry elsewhere")
+                await _send_error(send_with_id, 503, "the service is shutting down; retry elsewhere", scope)
             raise
+        except Exception:
+            logger.exception("the request failed unexpectedly")
+            if sent_status is not None:
+                raise  # the answer is under way: uvicorn closes the connection
+            await _send_error(
+                send_with_id, 500, "internal error; the log holds it under the request id", scope
+            )
         finally:
             status = sent_status or 500  # none sent: uvicorn answers 500
             elapsed = time.perf_counter() - started
             route = scope.get("route")
-            route_path = getattr(route, "path", UNMATCHED_ROUTE)
-            self.metrics.requests.labels(route=route_path, method=scope["method"], status=str(status)).inc()
-            self.metrics.latency.labels(route=route_path).observe(elapsed)
+            route_path = getattr(route, "path", UNMATCHED_ROUTE)  # the app's own templates: a closed set
+            self.metrics.count_request(route_path, scope["method"], status, elapsed)
             access_log.info(
                 "%s %s %d",
                 scope["method"],
@@ -109,7 +118,7 @@ class BodyLimitMiddleware:
         size_limit = f"the limit is {max_bytes} bytes"
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-            await _send_error(send, 413, f"the request body is {int(declared)} bytes; {size_limit}")
+            await _send_error(send, 413, f"the request body is {int(declared)} bytes; {size_limit}", scope)
             return
         deadline: float | None = asyncio.get_running_loop().time() + timeout_s
         received = 0
@@ -142,12 +151,12 @@ class BodyLimitMiddleware:
         except _BodyRefused as refusal:
             if started:
                 raise
-            await _send_error(send, refusal.status, refusal.what)
+            await _send_error(send, refusal.status, refusal.what, scope)
 
 
-async def _send_error(send: Send, status: int, detail: str) -> None:
+async def _send_error(send: Send, status: int, detail: str, scope: Scope) -> None:
     """A JSON error that closes the connection (the rest of the request body is not read)."""
-    body = error_body(detail, request_id_var.get())
+    body = error_body(detail, request_id_var.get(), scope["path"])
     await send(
         {
             "type": "http.response.start",
@@ -160,3 +169,22 @@ async def _send_error(send: Send, status: int, detail: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class HeadAsGetMiddleware:
+    """HEAD is answered as GET (RFC 9110: the same headers, no body): the app sees GET, uvicorn, which still
+    sees HEAD, sends no body. A route without GET answers 405 as it does to GET."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        as_get = {**scope, "method": "GET"}
+        try:
+            await self.app(as_get, receive, send)
+        finally:
+            if "route" in as_get:  # for RequestContextMiddleware's route label
+                scope["route"] = as_get["route"]

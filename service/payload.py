@@ -27,16 +27,19 @@ def max_json_separators(max_persons: int) -> int:
     return JSON_SEPARATORS_PER_PERSON * max_persons + JSON_SEPARATORS_BESIDE_PERSONS
 
 
-def parse_json(data: bytes | str, what: str, max_separators: int) -> Any:
+def parse_json(
+    data: bytes | str,
+    what: str,
+    max_separators: int,
+    bound: str = "a request with the most persons allowed needs at most",
+) -> Any:
     """The JSON value of `data`; 400 when it is not JSON (or nested deeper than the parser's limit), 422
-    when it holds more values than a request with the most persons needs."""
+    when it holds more than `max_separators` brackets, braces and commas (`bound` says why that many)."""
     raw = data.encode() if isinstance(data, str) else data
     separators = raw.count(b"[") + raw.count(b"{") + raw.count(b",")
     if separators > max_separators:
         raise ServiceError(
-            422,
-            f"{what} holds {separators} brackets, braces and commas; a request with the most persons allowed "
-            f"needs at most {max_separators}",
+            422, f"{what} holds {separators} brackets, braces and commas; {bound} {max_separators}"
         )
     try:
         return pydantic_core.from_json(raw)
@@ -44,19 +47,19 @@ def parse_json(data: bytes | str, what: str, max_separators: int) -> Any:
         raise ServiceError(400, f"{what} is not valid JSON: {error}") from error
 
 
-def decode_base64(text: str) -> bytes:
+def decode_base64(text: str, what: str = "image_base64") -> bytes:
     """Bytes of base64 text; line breaks and spaces are allowed (MIME wraps lines), other characters not."""
     try:
         encoded = text.encode("ascii")
     except UnicodeEncodeError as error:
-        raise ServiceError(400, f"image_base64 is not valid base64: {error}") from error
+        raise ServiceError(400, f"{what} is not valid base64: {error}") from error
     encoded = b"".join(_chunks(encoded, lambda chunk: chunk.translate(None, _BASE64_WHITESPACE)))
     if len(encoded) % 4:
-        raise ServiceError(400, "image_base64 is not valid base64: its length is not a multiple of 4")
+        raise ServiceError(400, f"{what} is not valid base64: its length is not a multiple of 4")
     try:
         return b"".join(_chunks(encoded, lambda chunk: binascii.a2b_base64(chunk, strict_mode=True)))
     except binascii.Error as error:
-        raise ServiceError(400, f"image_base64 is not valid base64: {error}") from error
+        raise ServiceError(400, f"{what} is not valid base64: {error}") from error
 
 
 def _chunks(data: bytes, step: Callable[[bytes], bytes]) -> Iterator[bytes]:

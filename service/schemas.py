@@ -1,16 +1,8 @@
 """Request and response bodies of the HTTP API (pydantic, the API edge only)."""
 
-from typing import Any, Self
+from typing import Self
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictFloat,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, model_validator
 
 from runtime.pipeline.regions import person_form_problem
 from runtime.repository.version import State
@@ -43,33 +35,31 @@ class Person(BaseModel):
         return self
 
 
-def _not_a_boolean(value: Any, info: ValidationInfo) -> Any:
-    """pydantic reads true as 1; a multipart form sends numbers as text, so they cannot be strict."""
-    if isinstance(value, bool):
-        raise ValueError(f"{info.field_name} must be an integer, not true or false")
-    return value
-
-
 class DetectionFields(BaseModel):
-    """How the person detector is asked, in both request forms of /v1/pose and /v1/detect."""
+    """How the person detector is asked, in both request forms of /v1/pose and /v1/detect.
+
+    The options of both routes take JSON's types strictly: a boolean is true or false, an integer is not
+    "6", 6.0 or true, a number is not "0.5". A multipart form's text fields are read into these types first
+    (service.image_request).
+    """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     detector: str | None = Field(default=None, description="detector model (default: the only one served)")
-    detector_version: int | None = Field(default=None, ge=1, description="detector version (default: newest)")
-    detect_score_threshold: float | None = Field(
+    detector_version: StrictInt | None = Field(
+        default=None, ge=1, description="detector version (default: newest)"
+    )
+    detect_score_threshold: StrictFloat | None = Field(
         default=None, ge=0, le=1, description="drop detections scoring below this (default: the service's)"
     )
-    detect_max_persons: int | None = Field(
+    detect_max_persons: StrictInt | None = Field(
         default=None, ge=1, description="keep at most this many persons, best first (default: the service's)"
     )
-    detect_min_size: float | None = Field(
+    detect_min_size: StrictFloat | None = Field(
         default=None,
         ge=0,
         description="drop boxes narrower or lower than this many pixels (default: the service's)",
     )
-
-    _detector_version_is_not_a_boolean = field_validator("detector_version", mode="before")(_not_a_boolean)
 
 
 class PoseOptions(DetectionFields):
@@ -80,16 +70,14 @@ class PoseOptions(DetectionFields):
         min_length=1,
         description="where the persons are; leave it out to have the person detector find them",
     )
-    flip: bool = Field(default=True, description="average with the mirrored crop, as the reference")
+    flip: StrictBool = Field(default=True, description="average with the mirrored crop, as the reference")
     model: str | None = Field(default=None, description="model name (default: the only or configured one)")
-    version: int | None = Field(default=None, ge=1, description="model version (default: newest ready)")
-    detect: bool | None = Field(
+    version: StrictInt | None = Field(default=None, ge=1, description="model version (default: newest ready)")
+    detect: StrictBool | None = Field(
         default=None,
         description="run the person detector (the default when no persons are given; true with persons is an "
         "error, false without persons too)",
     )
-
-    _version_is_not_a_boolean = field_validator("version", mode="before")(_not_a_boolean)
 
     @model_validator(mode="after")
     def _persons_or_detect(self) -> Self:
@@ -162,7 +150,14 @@ class VersionInfo(BaseModel):
     version: int
     status: str
     reason: str | None
+    reload_error: str | None = Field(
+        description="the version's files changed on disk and failed to load with this error; the copy "
+        "loaded before keeps serving (status ready)"
+    )
     backend: str
+    backend_reason: str = Field(
+        description="why this backend runs the version (HGPOSE_BACKEND, or auto's rule)"
+    )
     precision: str | None = Field(description="fp32, fp16 or int8; null when the metadata is unreadable")
     source_version: int | None = Field(description="the version this one was quantised from")
     model_file: str | None = Field(description="the file the backend runs")
@@ -179,6 +174,7 @@ class ModelInfo(BaseModel):
     name: str
     kind: str = Field(description="'pose' (crops in, keypoints out) or 'detector' (an image in, boxes out)")
     default_version: int | None
+    default_reason: str | None = Field(description="why requests naming no version get default_version")
     versions: list[VersionInfo]
 
 
@@ -190,9 +186,15 @@ class RepositoryVersion(BaseModel):
     name: str
     version: int
     state: State
-    on_disk: bool = Field(description="the version folder is in the repository now")
+    on_disk: bool | None = Field(
+        description="the version folder is in the repository now; null: the model's folder cannot be read now"
+    )
     default: bool = Field(description="requests that name no version get this one")
     reason: str | None = Field(description="why it is unavailable or not loaded")
+    reload_error: str | None = Field(
+        description="the version's files changed on disk and failed to load with this error; the copy "
+        "loaded before keeps serving (state ready)"
+    )
 
 
 class RepositoryIndex(BaseModel):

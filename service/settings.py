@@ -40,6 +40,7 @@ _VIDEO_LIMITS, _VIDEO = VideoLimits(), VideoPoseOptions()
 _TRACKING, _SMOOTHING = _VIDEO.tracking, _VIDEO.smoothing
 # Time a request's line and headers get (uvicorn has no such deadline; service.server adds it).
 HEADER_TIMEOUT_S = 10.0
+DEFAULT_MAX_HEADER_BYTES = 16 * 1024
 
 
 class Settings(BaseSettings):
@@ -143,6 +144,17 @@ class Settings(BaseSettings):
         description="images decoded and cropped at once (each up to 8 bytes per pixel)",
     )
 
+    max_concurrent_renders: int = Field(
+        default=_RUNTIME.max_concurrent_renders,
+        ge=1,
+        description="render=png requests past admission at once (from before decoding to the PNG)",
+    )
+    render_max_side: int = Field(
+        default=_RUNTIME.render_max_side,
+        ge=16,
+        description="longest side of a render=png image; larger images are scaled down to it",
+    )
+
     keypoint_threads: int = Field(
         default=_RUNTIME.keypoint_threads,
         ge=1,
@@ -211,7 +223,9 @@ class Settings(BaseSettings):
     smooth_d_cutoff_hz: float = Field(default=_SMOOTHING.d_cutoff_hz, gt=0)
 
     max_header_bytes: int = Field(
-        default=16 * 1024, ge=1024, description="request line and headers (h11 answers 400 and closes above)"
+        default=DEFAULT_MAX_HEADER_BYTES,
+        ge=1024,
+        description="request line and headers, however they arrive (431 and the connection closed above)",
     )
     header_timeout_s: float = Field(
         default=HEADER_TIMEOUT_S,
@@ -225,6 +239,12 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    grpc_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="port of the Open Inference Protocol over gRPC, on the same host (0 or empty: no gRPC)",
+    )
     log_level: LogLevel = "info"
     graceful_shutdown_s: int = Field(
         default=30, ge=0, description="seconds in-flight requests get on SIGTERM"
@@ -236,6 +256,12 @@ class Settings(BaseSettings):
         if value not in BACKEND_CHOICES:
             raise ValueError(f"unknown backend {value!r}: choose one of {', '.join(BACKEND_CHOICES)}")
         return value
+
+    @field_validator("grpc_port", mode="before")
+    @classmethod
+    def _empty_port_means_off(cls, value: object) -> object:
+        """`HGPOSE_GRPC_PORT=` (as compose passes an unset variable) leaves gRPC off."""
+        return 0 if value == "" else value
 
     @field_validator("api_key")
     @classmethod
@@ -301,6 +327,8 @@ class Settings(BaseSettings):
             max_image_pixels=self.max_image_pixels,
             max_persons=self.max_persons,
             max_concurrent_decodes=self.max_concurrent_decodes,
+            max_concurrent_renders=self.max_concurrent_renders,
+            render_max_side=self.render_max_side,
             keypoint_threads=self.keypoint_threads,
             max_concurrent_videos=self.max_concurrent_videos,
         )

@@ -6,45 +6,43 @@ models document them in OpenAPI and the tests validate every line against them.
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt
 
 from runtime.video.tracking import Similarity
-from service.schemas import Keypoint, ModelRef, PoseOptions, _not_a_boolean
+from service.schemas import Keypoint, ModelRef, PoseOptions
 
 
 class TrackingFields(BaseModel):
     """Tracking and smoothing, per request; each left out takes the service's setting (HGPOSE_TRACK_*,
-    HGPOSE_SMOOTH*)."""
+    HGPOSE_SMOOTH*). JSON's types strictly, as PoseOptions' (a form's text is read into them first)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    detect_every: int | None = Field(default=None, ge=1, description="run the detector on every N-th frame")
-    max_missed_frames: int | None = Field(
+    detect_every: StrictInt | None = Field(
+        default=None, ge=1, description="run the detector on every N-th frame"
+    )
+    max_missed_frames: StrictInt | None = Field(
         default=None, ge=0, description="end a track not seen for more frames than this"
     )
-    weak_track_score: float | None = Field(
+    weak_track_score: StrictFloat | None = Field(
         default=None, ge=0, le=1, description="a track whose mean joint score is lower calls the detector"
     )
-    min_pose_score: float | None = Field(
+    min_pose_score: StrictFloat | None = Field(
         default=None, ge=0, le=1, description="a pose whose mean joint score is lower is no person"
     )
-    joint_score_threshold: float | None = Field(
+    joint_score_threshold: StrictFloat | None = Field(
         default=None, ge=0, le=1, description="joints scoring this much count for boxes and matching"
     )
     similarity: Similarity | None = Field(default=None, description="match poses to tracks by oks or iou")
-    min_similarity: float | None = Field(
+    min_similarity: StrictFloat | None = Field(
         default=None, ge=0, le=1, description="a pose less like a track than this is not its"
     )
-    smooth: bool | None = Field(default=None, description="One-Euro smoothing (default: on)")
-    smooth_min_cutoff_hz: float | None = Field(
+    smooth: StrictBool | None = Field(default=None, description="One-Euro smoothing (default: on)")
+    smooth_min_cutoff_hz: StrictFloat | None = Field(
         default=None, gt=0, description="One-Euro cut-off at rest: lower smooths more"
     )
-    smooth_beta: float | None = Field(
+    smooth_beta: StrictFloat | None = Field(
         default=None, ge=0, description="One-Euro cut-off increase per person size per second of speed"
-    )
-
-    _integers_are_not_booleans = field_validator("detect_every", "max_missed_frames", mode="before")(
-        _not_a_boolean
     )
 
 

@@ -106,13 +106,22 @@ def write_mindir(net: nn.Cell, path: Path, input_size: int) -> None:
     ms.export(net, dynamic_input, file_name=str(path.with_suffix("")), file_format="MINDIR")
 
 
-def mindir_input_name(path: Path) -> str:
-    """The graph input name stored in a MINDIR (its protobuf's graph.input), which Lite configs name."""
+def mindir_inputs(path: Path) -> list[tuple[str, list[int]]]:
+    """The graph inputs stored in a MINDIR (its protobuf's graph.input), which Lite configs name: each one's
+    name and dims (-1: dynamic)."""
     from mindspore.train.mind_ir_pb2 import ModelProto
 
     model = ModelProto()
     model.ParseFromString(path.read_bytes())
-    names = [value.name for value in model.graph.input]
+    return [
+        (value.name, [int(d) for d in value.tensor[0].dims] if value.tensor else [])
+        for value in model.graph.input
+    ]
+
+
+def mindir_input_name(path: Path) -> str:
+    """The one graph input name of a pose network's MINDIR."""
+    names = [name for name, _ in mindir_inputs(path)]
     if len(names) != 1:
         raise ExportError(f"the MINDIR has {len(names)} graph inputs, the pose network has one")
     return names[0]

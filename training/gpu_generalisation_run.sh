@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One call on a lent GPU machine (one H200, 16 cores): generate the new generator's data there, train the
+# One call on a GPU machine (one H200, 16 cores): generate the new generator's data there, train the
 # seed's network (256 px, 256 features) twice at once with training.train_torch -- once with one style
 # family held out, once on all families -- each for SECONDS of wall clock, then score both per family and
 # on the five MPII fixture persons (training.generalisation) and leave under $OUT at most 8 files:
@@ -9,14 +9,13 @@
 #   model.pt.part-aa ...     the all-families run's model.pt (34 MB), split into 15 MiB pieces (3 files),
 #                            rejoined with `cat model.pt.part-* > model.pt` (sha256 in log.txt)
 #
-# Usage, from the repository root on the device machine (nothing of it is MPII data):
-#   training/gpu_generalisation_run.sh [HOLD_OUT=textured] [SECONDS=270]
-# With the defaults it should take about 7 minutes (an estimate from the parts, not measured): run it with
-# the device tool's timeout_s at 590 as `OUT=$OUT training/gpu_generalisation_run.sh`.
+# Usage, from the repository root on the GPU machine (nothing of it is MPII data):
+#   OUT=out training/gpu_generalisation_run.sh [HOLD_OUT=textured] [SECONDS=270]
+# With the defaults it should take about 7 minutes (an estimate from the parts, not measured): allow 10.
 set -euo pipefail
 HOLD_OUT=${1:-textured}
 TRAIN_SECONDS=${2:-270}
-OUT=${OUT:?set OUT to the folder whose files come back}
+OUT=${OUT:?set OUT to the folder for the results}
 WORK=${WORK:-/tmp/generalisation}
 PY=${PYTHON:-python3}
 TRAIN_PERSONS=${TRAIN_PERSONS:-16000}

@@ -1,12 +1,17 @@
 """Write the person-detector version folder from the upstream YOLOX-Nano ONNX file, which it copies unchanged.
 
     python -m training.import_detector yolox_nano.onnx --out model_repo/person_detector --version 1
+        [--mindir CONVERTED.mindir]
 
 The file must be the recorded upstream one (its sha256 is checked) and have the graph the metadata
 describes: input `images` (1, 3, 416, 416), output `output` (1, 3549, 85), a raw YOLOX head over 80 COCO
 classes. The version folder gets `model.onnx` and a `metadata.json` (core.model_repo.DetectorMetadata) with
 the preprocessing YOLOX trained with since its release 0.1.1rc0 (BGR, 0-255, no mean/std, letterbox at the
 top-left on 114 grey) and the weights' provenance. The model card beside it says how it was verified.
+
+`--mindir` adds MindSpore Lite's conversion of that file (`converter_lite --fmk=ONNX`, docs/deploy.md) as
+`model.mindir`, for the Lite backend; its one graph input must still be (1, 3, 416, 416), NCHW (a batch of
+-1 too, for a conversion of a dynamic-batch export). Reading it needs MindSpore (the training extra).
 """
 
 import argparse
@@ -21,6 +26,7 @@ from core.model_repo import (
     BGR,
     FP32,
     LETTERBOX,
+    MINDIR_FILE,
     NCHW,
     ONNX_FILE,
     TOP_LEFT,
@@ -93,7 +99,19 @@ PROVENANCE: dict[str, Any] = {
 }
 
 
-def detector_metadata(version: int, model_path: Path) -> DetectorMetadata:
+def detector_metadata(
+    version: int, model_path: Path, mindir: tuple[str, list[int]] | None
+) -> DetectorMetadata:
+    """The version's metadata; `mindir`: the graph input (name, dims) of a converted model.mindir beside
+    model.onnx, listed too."""
+    files = {ONNX_FILE: describe_file(model_path)}
+    exporter = {"tool": "training.import_detector", "change": "none: the upstream file, byte for byte"}
+    if mindir is not None:
+        files[MINDIR_FILE] = describe_file(model_path.with_name(MINDIR_FILE))
+        name, dims = mindir
+        exporter[MINDIR_FILE] = (
+            f"MindSpore Lite converter_lite's conversion of {ONNX_FILE}, input {name} {dims}"
+        )
     return DetectorMetadata(
         name=MODEL_NAME,
         version=version,
@@ -112,9 +130,9 @@ def detector_metadata(version: int, model_path: Path) -> DetectorMetadata:
         ),
         class_names=COCO_CLASSES,
         person_class=PERSON_CLASS,
-        files={ONNX_FILE: describe_file(model_path)},
+        files=files,
         exported_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        exporter={"tool": "training.import_detector", "change": "none: the upstream file, byte for byte"},
+        exporter=exporter,
         provenance=PROVENANCE,
         precision=FP32,
     )
@@ -142,17 +160,42 @@ def check_graph(path: Path) -> None:
         raise ModelRepositoryError(f"{path}: the graph has {found}, the detector metadata needs {expected}")
 
 
-def import_detector(source: Path, out: Path, version: int, force: bool) -> DetectorMetadata:
+def check_mindir(path: Path) -> tuple[str, list[int]]:
+    """The converted MINDIR's one graph input (name, dims); ModelRepositoryError unless it takes the ONNX
+    graph's input, NCHW, with a batch of 1 or a dynamic one (-1)."""
+    from training.export import mindir_inputs
+
+    try:
+        inputs = mindir_inputs(path)
+    except Exception as error:  # protobuf's DecodeError and friends: not a MINDIR
+        raise ModelRepositoryError(f"{path} is not a readable MINDIR: {error}") from error
+    if len(inputs) != 1 or inputs[0][1] not in (
+        [1, 3, INPUT_SIZE, INPUT_SIZE],
+        [-1, 3, INPUT_SIZE, INPUT_SIZE],
+    ):
+        raise ModelRepositoryError(
+            f"{path}: graph inputs {inputs}; the conversion must keep one input [1 or -1, 3, {INPUT_SIZE}, "
+            f"{INPUT_SIZE}] (NCHW: converter_lite --inputDataFormat=NCHW if it changed the layout)"
+        )
+    return inputs[0]
+
+
+def import_detector(
+    source: Path, out: Path, version: int, force: bool, mindir: Path | None = None
+) -> DetectorMetadata:
     digest = sha256_file(source)
     if digest != UPSTREAM_SHA256:
         raise ModelRepositoryError(
             f"{source} has sha256 {digest}; the recorded upstream file has {UPSTREAM_SHA256}"
         )
     check_graph(source)
+    mindir_input = None if mindir is None else check_mindir(mindir)
     with tempfile.TemporaryDirectory() as staging:
         model_path = Path(staging) / ONNX_FILE
         shutil.copyfile(source, model_path)
-        metadata = detector_metadata(version, model_path)
+        if mindir is not None:
+            shutil.copyfile(mindir, Path(staging) / MINDIR_FILE)
+        metadata = detector_metadata(version, model_path, mindir_input)
         write_metadata(Path(staging), metadata)
         install_version_dir(Path(staging), out / str(version), force)
     return metadata
@@ -166,9 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help=f"model folder, e.g. model_repo/{MODEL_NAME}")
     parser.add_argument("--version", type=int, default=1)
     parser.add_argument("--force", action="store_true", help="replace an existing version folder")
+    parser.add_argument("--mindir", type=Path, help="converter_lite's conversion of the file, for Lite")
     args = parser.parse_args(argv)
     try:
-        metadata = import_detector(args.source, args.out, args.version, args.force)
+        metadata = import_detector(args.source, args.out, args.version, args.force, args.mindir)
     except ModelRepositoryError as error:
         print(f"import failed, nothing written: {error}", file=sys.stderr)
         return 1

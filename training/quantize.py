@@ -1,6 +1,6 @@
 """int8 post-training quantisation of a model version with NNCF, written only if it keeps its accuracy.
 
-    python -m training.quantize --name hourglass --version 4 --data data/synth [--repo model_repo]
+    python -m training.quantize --name hourglass --version 6 --data data/gen_no_textured [--repo model_repo]
         [--to-version V] [--calibration-persons 300] [--validation-persons 300] [--max-drop 0.5]
         [--runtimes openvino [onnxruntime]] [--preset mixed] [--ignore NODE ...] [--seed 0] [--force]
 

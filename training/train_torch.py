@@ -2,7 +2,7 @@
 
     python -m training.train_torch --data DIR --out DIR [--features 256] [--seconds 390] [--lr-drop-at 0.8]
 
-Why: MindSpore 2.10's GPU plugin needs CUDA 11 and the GPU machines we are lent have CUDA 13, so GPU training
+Why: MindSpore 2.10's GPU plugin needs CUDA 11 and the GPU machines we train on have CUDA 13, so GPU training
 goes through PyTorch. Everything but the framework is ours: samples come from `training.dataset.PoseDataset`
 with the seed's augmentation, the loss and the Adam schedule are the MindSpore trainer's (MSE over both
 stacks, lr x 0.985 every 500 steps, optionally x 0.1 for the last part of the run), and every `--eval-every`

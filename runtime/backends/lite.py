@@ -4,13 +4,16 @@ What it relies on, from the mindspore_lite Python sources and the Lite docs (see
 - tensors are property-style (`name`, `shape`, `dtype`, `element_num`, `data_size`); the 2.0-alpha getters
   (`get_shape()`...) do not exist in the releases that ship Python 3.11 wheels;
 - `Model.build_from_file(path, ModelType.MINDIR, context, config_path="", config_dict=None)`, with
-  `config_dict` = {section: {key: str}};
-- our MINDIR has a dynamic batch, which Ascend and GPU need declared at build time: `[ascend_context]`
-  `input_shape=NAME:[-1,S,S,3]` plus `dynamic_dims=[1],[2],...` gears (Ascend then runs only those batch
-  sizes), `[gpu_context]` the same `input_shape` with a `dynamic_dims=[lo~hi]` range and `opt_dims`; the CPU
-  target needs no declaration;
+  `config_dict` = {section: {key: str}}; cloud-side Lite builds `.mindir` files only (MindSpore's export, or
+  converter_lite's output with `--saveType=MINDIR`), not device-side `.ms` files (`ModelType.MINDIR_LITE`);
+- the pose export's MINDIR has a dynamic batch, which Ascend and GPU need declared at build time:
+  `[ascend_context]` `input_shape=NAME:[-1,S,S,3]` plus `dynamic_dims=[1],[2],...` gears (Ascend then runs
+  only those batch sizes), `[gpu_context]` the same `input_shape` with a `dynamic_dims=[lo~hi]` range and
+  `opt_dims`; the CPU target needs no declaration; a MINDIR with a fixed batch (the person detector
+  converted from its batch-1 ONNX graph) needs none either and runs that batch only;
 - NAME must be the input name as Lite sees it: learnt here by building once on the CPU target and reading
-  `get_inputs()[0].name` (no guessing);
+  `get_inputs()[0].name` (no guessing), so the file must build there: converter_lite's `--optimize=none`
+  output does, its `ascend_oriented` output (Ascend only) does not (docs/deploy.md);
 - one `Model` must not run `predict` concurrently, and `resize` must precede data of a new batch size.
 
 It has never run on an NPU or a GPU: it is tested against a test double of that API only.
@@ -148,7 +151,8 @@ class LiteBackend:
             self._model = build_model(lite, model_path, options.target, options)
         self.devices: list[str] = [options.target]
         self._inputs = self._model.get_inputs()
-        self._batch: int | None = None
+        # a fixed batch is the input's shape already: such a model is never resized
+        self._batch: int | None = None if self.input.dynamic_batch else self.input.batch
         self._lock = threading.Lock()
 
     def infer(self, batch: np.ndarray) -> np.ndarray:

@@ -37,7 +37,7 @@ class OpenVinoBackend:
             import openvino as ov
         except ImportError as error:
             raise BackendError(
-                "the openvino backend needs the openvino package (pip install -e '.[openvino]')"
+                "the openvino backend needs the openvino package (pip install -e '.[serving]')"
             ) from error
         if ONEDNN_ISA_VARIABLE in os.environ:
             logger.warning(

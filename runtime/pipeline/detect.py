@@ -19,7 +19,7 @@ from runtime.errors import DeadlineExceededError
 from runtime.options import DetectionOptions
 from runtime.pipeline.images import DecodedImage, decode_image
 from runtime.pipeline.queue_room import reserve_when_free
-from runtime.pipeline.regions import PersonRegion, region_from_box
+from runtime.pipeline.regions import MIN_PERSON_SIDE_PX, PersonRegion, region_from_box
 from runtime.pipeline.resources import PipelineResources
 from runtime.repository.version import LoadedDetector
 
@@ -82,7 +82,7 @@ async def find_persons(
         prepared.transform,
         score_threshold=options.score_threshold,
         iou_threshold=options.iou_threshold,
-        min_size=options.min_size,
+        min_size=max(options.min_size, MIN_PERSON_SIDE_PX),  # never a box a person region refuses
         max_detections=options.max_persons,
     )
     regions = [

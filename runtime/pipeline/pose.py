@@ -17,7 +17,7 @@ from runtime.batching import BatchResult, Reservation
 from runtime.errors import DeadlineExceededError
 from runtime.options import DetectionOptions
 from runtime.pipeline.detect import decode_and_find
-from runtime.pipeline.images import DecodedImage, decode_image
+from runtime.pipeline.images import DecodedImage, ScaledImage, decode_image
 from runtime.pipeline.queue_room import reserve_when_free
 from runtime.pipeline.regions import (
     PersonRegion,
@@ -36,12 +36,13 @@ from runtime.repository.version import LoadedDetector, LoadedModel
 class PoseEstimate:
     """What the pipeline found for one image, and how long each step took (seconds).
 
-    `image` is the decoded upright image the keypoints refer to, kept only when asked (for rendering): a
-    request waiting for inference holds its crops, not its image.
+    `scaled_image` is the upright image the keypoints refer to, scaled to the render size, kept only when
+    asked (for rendering): a request waiting for inference holds its crops and at most that, never the
+    full-size image.
     """
 
     model: LoadedModel
-    image: DecodedImage | None
+    scaled_image: ScaledImage | None
     width: int
     height: int
     regions: list[PersonRegion]
@@ -133,9 +134,11 @@ def _no_keypoints(model: LoadedModel) -> DecodedKeypoints:
     return DecodedKeypoints(np.zeros((0, joints, 2)), np.zeros((0, joints)), np.zeros((0, joints, 2)))
 
 
-async def _infer(
+async def submit_groups(
     model: LoadedModel, groups: list[np.ndarray], deadline: float, reservation: Reservation | None
 ) -> list[BatchResult]:
+    """The groups' outputs from the model's batcher, in the room `reservation` holds, by `deadline`."""
+    """The groups' outputs from the model's batcher, in the room `reservation` holds, by `deadline`."""
     try:
         async with asyncio.timeout_at(deadline):
             return await model.batcher.submit(groups, deadline, reservation)
@@ -150,7 +153,7 @@ async def estimate(
     flip: bool,
     deadline: float,
     resources: PipelineResources,
-    keep_image: bool = False,
+    render_side: int | None = None,
     detection: Detection | None = None,
 ) -> PoseEstimate:
     """Run one image and its persons through `model`; `deadline` is on the event loop's clock. With
@@ -159,7 +162,8 @@ async def estimate(
     Admission comes before any work: the image reserves its crops' room in the model's queue (or is
     refused, QueueFullError) before it is decoded (with detection: the detector's room, and the pose
     queue's once the persons are found), and at most `resources.decode_slots` images decode, detect and
-    crop at once, which bounds the memory images take (see service/README.md).
+    crop at once, which bounds the memory images take (see service/README.md). With `render_side` the image
+    scaled to at most that many pixels a side is kept for drawing (made while the decode slot is held).
     """
     if persons is None and detection is None:
         raise ValueError("estimate needs persons, or a detector to find them")
@@ -176,13 +180,15 @@ async def estimate(
                 prepared, reservation = await _detect_and_crop(
                     model, image_bytes, flip, deadline, detection, max_pixels
                 )
+            scaled_image = None
+            if render_side is not None:
+                scaled_image = await asyncio.to_thread(prepared.image.scaled_rgb, render_side)
         width, height, regions = prepared.image.width, prepared.image.height, prepared.regions
-        kept_image = prepared.image if keep_image else None
         groups, prepared_timing = prepared.groups, prepared.timing_s
-        del prepared  # the image goes now, unless kept for rendering: a waiting request holds only crops
+        del prepared  # the image goes now: a waiting request holds only its crops (and a scaled image)
 
         queued = time.perf_counter()
-        results = await _infer(model, groups, deadline, reservation) if groups else []
+        results = await submit_groups(model, groups, deadline, reservation) if groups else []
     finally:
         if reservation is not None:
             model.batcher.release(reservation)
@@ -201,7 +207,7 @@ async def estimate(
         "batch_and_inference": inferred - queued,
         "decode_keypoints": finished - inferred,
     }
-    return PoseEstimate(model, kept_image, width, height, regions, keypoints, timing)
+    return PoseEstimate(model, scaled_image, width, height, regions, keypoints, timing)
 
 
 async def estimate_boxes(
@@ -221,7 +227,7 @@ async def estimate_boxes(
     reservation = await reserve_when_free(model.batcher, len(regions) * crops_per_person(flip), deadline)
     try:
         groups = await asyncio.to_thread(_groups, image, regions, flip, model)
-        results = await _infer(model, groups, deadline, reservation)
+        results = await submit_groups(model, groups, deadline, reservation)
     finally:
         model.batcher.release(reservation)
     outputs = [result.output for result in results]

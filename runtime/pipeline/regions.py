@@ -17,6 +17,9 @@ from runtime.pipeline.images import DecodedImage
 
 # A crop side over this many times the image's longer side would shrink the image to a dot.
 MAX_CROP_TO_IMAGE_RATIO = 100
+# The smallest person, in image pixels: each side of a box, and the crop side (200 x scale) of a centre and
+# scale. Below a pixel there is nothing to crop (a box 1e-9 wide, a scale of 1e-300 are refused).
+MIN_PERSON_SIDE_PX = 1.0
 # Most image pixels converted to float32 at once per crop (12 MiB as float32 RGB).
 CROP_WINDOW_PIXELS = 1 << 20
 
@@ -60,6 +63,10 @@ def _check_overlaps_image(region: np.ndarray, width: int, height: int, what: str
 
 def _check_crop_size(scale: float, width: int, height: int) -> None:
     side = MPII_SCALE_UNIT * scale
+    if side < MIN_PERSON_SIDE_PX:
+        raise InvalidInputError(
+            f"the person crop would be {side:g} pixels wide: it must be at least {MIN_PERSON_SIDE_PX:g} pixel"
+        )
     limit = MAX_CROP_TO_IMAGE_RATIO * max(width, height)
     if not side <= limit:  # also catches an infinite side (a box of +-1e308)
         raise InvalidInputError(
@@ -72,19 +79,25 @@ def region_from_box(
     box: tuple[float, ...], width: int, height: int, score: float | None = None
 ) -> PersonRegion:
     """A person box (x1, y1, x2, y2), with the detector's score when it found it; InvalidInputError when the
-    box is empty, degenerate or outside the image."""
+    box is empty, not finite, outside the image, or a side is under MIN_PERSON_SIDE_PX."""
     try:
         center, scale = box_to_center_scale(np.asarray(box, dtype=np.float64))
     except ValueError as error:
         raise InvalidInputError(f"bad person box: {error}") from error
+    x1, y1, x2, y2 = box
+    if min(x2 - x1, y2 - y1) < MIN_PERSON_SIDE_PX:
+        raise InvalidInputError(
+            f"person box {[round(float(v), 2) for v in box]} is {x2 - x1:g} x {y2 - y1:g} pixels: each side "
+            f"must be at least {MIN_PERSON_SIDE_PX:g} pixel"
+        )
     _check_crop_size(scale, width, height)
     _check_overlaps_image(np.asarray(box, dtype=np.float64), width, height, "person box")
     return PersonRegion(box=np.asarray(box, dtype=np.float64), center=center, scale=scale, score=score)
 
 
 def region_from_center(center: tuple[float, float], scale: float, width: int, height: int) -> PersonRegion:
-    """An MPII centre and scale (crop side 200*scale); InvalidInputError for a scale <= 0 or a crop outside
-    the image."""
+    """An MPII centre and scale (crop side 200*scale); InvalidInputError for a scale <= 0, a crop side under
+    MIN_PERSON_SIDE_PX or a crop outside the image."""
     if not (math.isfinite(scale) and scale > 0):
         raise InvalidInputError(f"person scale must be a positive number, got {scale}")
     _check_crop_size(scale, width, height)

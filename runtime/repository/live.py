@@ -8,6 +8,12 @@ the event loop: a request sees the old snapshot or the new one, never a mix. A v
 snapshot (removed from disk, replaced by a changed folder, or unloaded) is retired: requests that hold it
 finish, its batcher finishes its queue, then its backend is closed. A broken version is listed unavailable and
 changes nothing else.
+
+Faults change nothing that serves: a repository root that is missing or cannot be listed leaves every version
+as it is (logged once, counted in `health`, retried at the next scan; control requests and the index raise
+RepositoryUnavailableError); a model folder that cannot be listed leaves that model as it is. A served version
+whose files changed is loaded anew beside the copy in memory, which is replaced only once the new one is
+ready; when the new one fails, the old copy keeps serving, listed with the failure (`reload_error`).
 """
 
 import asyncio
@@ -21,9 +27,9 @@ from typing import TypeVar
 
 from runtime.backends import create_backend
 from runtime.batching import BatchObserver
-from runtime.errors import UnknownModelError
+from runtime.errors import RepositoryUnavailableError, UnknownModelError, shown
 from runtime.options import RuntimeOptions
-from runtime.repository.folders import model_dirs, version_folders, versions_on_disk
+from runtime.repository.folders import RepositoryListing, model_dirs, scan_repository, versions_on_disk
 from runtime.repository.snapshot import ModelRepository
 from runtime.repository.version import (
     LOADING,
@@ -37,8 +43,8 @@ from runtime.repository.version import (
     ServedVersion,
     State,
     UnavailableVersion,
-    VersionKey,
     load_version,
+    version_label,
 )
 
 logger = logging.getLogger(__name__)
@@ -51,14 +57,27 @@ Fingerprint = tuple[tuple[str, int, int], ...]
 
 @dataclass(frozen=True)
 class VersionState:
-    """One line of the repository index: a version on disk or in the service, and what it is doing."""
+    """One line of the repository index: a version on disk or in the service, and what it is doing.
+
+    `on_disk` is None when the model's folder cannot be listed now; `reload_error` is set on a version that
+    serves the copy loaded before because its changed files failed to load.
+    """
 
     name: str
     version: int
     state: State
-    on_disk: bool
+    on_disk: bool | None
     is_default: bool = False
     reason: str | None = None
+    reload_error: str | None = None
+
+
+@dataclass
+class RepositoryHealth:
+    """Whether the last scan could list the repository root, and how many scans could not."""
+
+    readable: bool = True
+    failed_scans: int = 0
 
 
 def fingerprint(version_dir: Path) -> Fingerprint:
@@ -75,17 +94,17 @@ class LiveRepository:
     def __init__(
         self,
         options: RuntimeOptions,
-        backend_name: str,
         backend_factory: BackendFactory = create_backend,
         observer_factory: ObserverFactory | None = None,
     ) -> None:
         self.options = options
         self.root = Path(options.model_repo)
-        self.backend_name = backend_name
         self._backend_factory = backend_factory
         self._observer_factory = observer_factory
         self.snapshot = ModelRepository()
+        # What each version folder looked like when it was last loaded or tried.
         self._fingerprints: dict[tuple[str, int], Fingerprint | None] = {}
+        self._reload_errors: dict[tuple[str, int], str] = {}
         self._loading: set[tuple[str, int]] = set()
         self._retiring: dict[int, tuple[ServedVersion, asyncio.Task[None]]] = {}
         self._unloaded: set[str] = set()
@@ -93,6 +112,7 @@ class LiveRepository:
         self._drained: dict[int, asyncio.Event] = {}
         self._control = asyncio.Lock()
         self._poller: asyncio.Task[None] | None = None
+        self.health = RepositoryHealth()
 
     # Loading -----------------------------------------------------------------------------------------
 
@@ -102,9 +122,8 @@ class LiveRepository:
             self._fingerprints[(name, version)] = fingerprint(path)
         except OSError:
             self._fingerprints[(name, version)] = None
-        key = VersionKey(name, version, path, self.backend_name)
-        observer = self._observer_factory(key.label) if self._observer_factory else None
-        return load_version(key, self.options, self._backend_factory, observer)
+        observer = self._observer_factory(version_label(name, version)) if self._observer_factory else None
+        return load_version(name, version, path, self.options, self._backend_factory, observer)
 
     def load_all(self) -> None:
         """The whole repository, as at startup (blocking: run off the event loop)."""
@@ -113,6 +132,8 @@ class LiveRepository:
             for version, path in versions_on_disk(model_dir).items():
                 models.setdefault(model_dir.name, {})[version] = self._load(model_dir.name, version, path)
         self.snapshot = ModelRepository(models)
+        for name in models:
+            logger.info("model %s: %s", name, self._default_line(name))
 
     def start(self) -> None:
         """Start the batchers of the snapshot and, in poll mode, the poller (on the event loop)."""
@@ -148,42 +169,79 @@ class LiveRepository:
 
     # Control -----------------------------------------------------------------------------------------
 
-    def _has_model_dir(self, name: str) -> bool:
-        return name in {d.name for d in model_dirs(self.root)}
+    async def _scan(self) -> RepositoryListing:
+        """The repository now; RepositoryUnavailableError (logged when it starts, counted) when it cannot be
+        listed."""
+        try:
+            listing = await asyncio.to_thread(scan_repository, self.root)
+        except RepositoryUnavailableError as error:
+            self.health.failed_scans += 1
+            if self.health.readable:
+                logger.warning("%s; serving what is loaded until it can be read again", error.message)
+            self.health.readable = False
+            raise
+        if not self.health.readable:
+            logger.info("the model repository can be read again")
+        self.health.readable = True
+        return listing
 
-    async def load_model(self, name: str) -> None:
-        """Bring `name` in line with its folder: new or changed versions load, removed ones retire."""
+    def _model_folder(self, listing: RepositoryListing, name: str) -> dict[int, Path]:
+        """`name`'s versions on disk (none when its folder is gone); UnknownModelError when it is neither on
+        disk nor served, RepositoryUnavailableError when its folder cannot be listed."""
+        if name not in listing and name not in self.snapshot.models:
+            raise UnknownModelError(f"the repository has no model {shown(name)}")
+        versions = listing.get(name, {})
+        if versions is None:
+            raise RepositoryUnavailableError(f"the folder of model {shown(name)} cannot be read")
+        return versions
+
+    async def load_model(self, name: str) -> list[VersionState]:
+        """Bring `name` in line with its folder: new or changed versions load, removed ones retire; its
+        versions after."""
         async with self._control:
-            if not await asyncio.to_thread(self._has_model_dir, name) and name not in self.snapshot.models:
-                raise UnknownModelError(f"the repository has no model {name!r}")
+            listing = await self._scan()
+            on_disk = self._model_folder(listing, name)
             self._unloaded.discard(name)
-            await self._reconcile(name)
+            await self._reconcile(name, on_disk)
+            return [state for state in self._states(listing) if state.name == name]
 
-    async def unload_model(self, name: str) -> None:
-        """Stop serving every version of `name` until it is loaded again (poll mode leaves it alone)."""
+    async def unload_model(self, name: str) -> list[VersionState]:
+        """Stop serving every version of `name` until it is loaded again (poll mode leaves it alone); its
+        versions after. Nothing changes when the repository cannot be listed."""
         async with self._control:
-            if name not in self.snapshot.models and not await asyncio.to_thread(self._has_model_dir, name):
-                raise UnknownModelError(f"the repository has no model {name!r}")
+            listing = await self._scan()
+            self._model_folder(listing, name)
             self._unloaded.add(name)
             leaving = list(self.snapshot.models.get(name, {}).values())
             self.snapshot = self.snapshot.with_model(name, {})
             for entry in leaving:
-                self._fingerprints.pop((entry.name, entry.version), None)
+                self._forget(entry.name, entry.version)
                 self._retire(entry)
             logger.info("model %s unloaded on request", name)
+            return [state for state in self._states(listing) if state.name == name]
 
-    async def _reconcile(self, name: str) -> None:
-        """Load what is new or changed in `name`'s folder, then swap it in and retire what it replaced."""
-        on_disk = await asyncio.to_thread(versions_on_disk, self.root / name)
+    async def _reconcile(self, name: str, on_disk: dict[int, Path]) -> None:
+        """Load what is new or changed in `name`'s folder, then swap it in and retire what it replaced; a
+        served version whose new files fail to load keeps serving."""
         served = self.snapshot.models.get(name, {})
         changed = await asyncio.to_thread(self._changed_versions, name, on_disk)
         incoming: dict[int, ModelVersion] = {}
         for version in changed:
             self._loading.add((name, version))
             try:
-                incoming[version] = await asyncio.to_thread(self._load, name, version, on_disk[version])
+                entry = await asyncio.to_thread(self._load, name, version, on_disk[version])
             finally:
                 self._loading.discard((name, version))
+            if isinstance(entry, UnavailableVersion) and isinstance(served.get(version), Loaded):
+                self._reload_errors[(name, version)] = entry.reason
+                logger.warning(
+                    "model %s: the changed files failed to load (%s); the copy loaded before keeps serving",
+                    entry.label,
+                    entry.reason,
+                )
+                continue
+            self._reload_errors.pop((name, version), None)
+            incoming[version] = entry
         removed = [v for v in served if v not in on_disk]
         if not incoming and not removed:
             return
@@ -194,18 +252,26 @@ class LiveRepository:
         versions.update(incoming)
         self.snapshot = self.snapshot.with_model(name, versions)
         for version in removed:
-            self._fingerprints.pop((name, version), None)
+            self._forget(name, version)
         leaving = [served[v] for v in removed] + [served[v] for v in incoming if v in served]
         for entry in leaving:
             self._retire(entry)
-        default = self.snapshot.default_version(name)
         logger.info(
-            "model %s: loaded %s, retired %s; default version %s",
+            "model %s: loaded %s, retired %s; %s",
             name,
             sorted(incoming) or "none",
             sorted(e.version for e in leaving) or "none",
-            default.version if default else "none",
+            self._default_line(name),
         )
+
+    def _default_line(self, name: str) -> str:
+        choice = self.snapshot.default_choice(name)
+        return f"default version {choice.model.version} ({choice.reason})" if choice else "no default version"
+
+    def _forget(self, name: str, version: int) -> None:
+        """A version leaves the service: the next time its folder is seen, it loads."""
+        self._fingerprints.pop((name, version), None)
+        self._reload_errors.pop((name, version), None)
 
     def _changed_versions(self, name: str, on_disk: dict[int, Path]) -> list[int]:
         """Versions whose folder differs from what was loaded (or was never loaded)."""
@@ -240,30 +306,53 @@ class LiveRepository:
             await asyncio.sleep(self.options.repository_poll_s)
             try:
                 async with self._control:
-                    names = {d.name for d in await asyncio.to_thread(model_dirs, self.root)}
-                    for name in sorted((names | set(self.snapshot.models)) - self._unloaded):
-                        await self._reconcile(name)
+                    listing = await self._scan()
+                    for name in sorted((set(listing) | set(self.snapshot.models)) - self._unloaded):
+                        on_disk = listing.get(name, {})  # a model folder that is gone: its versions retire
+                        if on_disk is not None:  # one that cannot be listed now stays as it is
+                            await self._reconcile(name, on_disk)
+            except RepositoryUnavailableError:
+                pass  # logged and counted by _scan; nothing changed, the next scan retries
             except Exception:  # a failed scan must not end polling; the next one retries
                 logger.exception("scanning the model repository failed")
 
     # Reporting and shutdown --------------------------------------------------------------------------
 
     async def index(self) -> list[VersionState]:
-        """Every version on disk or in the service, newest first per model."""
-        on_disk = set(await asyncio.to_thread(version_folders, self.root))
-        return self._states(on_disk)
+        """Every version on disk or in the service, newest first per model (a version loading now included);
+        RepositoryUnavailableError when the repository cannot be listed."""
+        return self._states(await self._scan())
 
-    def _states(self, on_disk: set[tuple[str, int]]) -> list[VersionState]:
+    def reload_error(self, name: str, version: int) -> str | None:
+        """Why the changed files of a served version failed to load (its copy in memory serves), or None."""
+        return self._reload_errors.get((name, version))
+
+    def _states(self, listing: RepositoryListing) -> list[VersionState]:
+        on_disk = {(name, v) for name, versions in listing.items() if versions for v in versions}
+        unlisted = {name for name, versions in listing.items() if versions is None}
+
+        def disk_state(name: str, version: int) -> bool | None:
+            return None if name in unlisted else (name, version) in on_disk
+
         states: list[VersionState] = []
         for name, versions in self.snapshot.models.items():
             default = self.snapshot.default_version(name)
             for version, entry in versions.items():
                 reason = entry.reason if isinstance(entry, UnavailableVersion) else None
-                on = (name, version) in on_disk
-                states.append(VersionState(name, version, entry.status, on, entry is default, reason))
+                states.append(
+                    VersionState(
+                        name,
+                        version,
+                        entry.status,
+                        disk_state(name, version),
+                        entry is default,
+                        reason,
+                        self._reload_errors.get((name, version)),
+                    )
+                )
         for model, _ in self._retiring.values():
             states.append(
-                VersionState(model.name, model.version, UNLOADING, (model.name, model.version) in on_disk)
+                VersionState(model.name, model.version, UNLOADING, disk_state(model.name, model.version))
             )
         served = {(name, version) for name, versions in self.snapshot.models.items() for version in versions}
         for name, version in sorted(on_disk - served):

@@ -2,13 +2,18 @@
 
 Layout model_repo/<name>/<version>/ as the training export writes it (core.model_repo). A version whose
 metadata is malformed, whose model file is missing or fails its checksum, or whose backend cannot load or
-run it, is kept in the listing as unavailable with the reason; the other versions serve. A model's
-default is its newest ready version of the precision its backend prefers (backends.registry).
+run it, is kept in the listing as unavailable with the reason; the other versions serve.
+
+A model's default is the newest model served the fastest way its accuracy guardrail vouches for: of the
+ready versions made from the newest fp32 export (that export and the int8 versions quantised from it), an
+int8 one on a backend that runs int8 faster than fp32 (backends.registry) whose guardrail passed on that
+backend, else the fp32 one, else the newest of them.
 """
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-from core.model_repo import DETECTOR, POSE
+from core.model_repo import DETECTOR, FP32, POSE
 from runtime.backends import backend_spec
 from runtime.errors import (
     AmbiguousModelError,
@@ -16,6 +21,7 @@ from runtime.errors import (
     ModelNotReadyError,
     NoDetectorError,
     UnknownModelError,
+    shown,
 )
 from runtime.repository.version import (
     Loaded,
@@ -25,6 +31,53 @@ from runtime.repository.version import (
     ServedVersion,
     UnavailableVersion,
 )
+
+
+@dataclass(frozen=True)
+class DefaultChoice:
+    """The version a request naming none gets, and why (logged; shown by /v1/models)."""
+
+    model: ServedVersion
+    reason: str
+
+
+def _export(version: ServedVersion) -> int:
+    """The fp32 export a version comes from: itself, or the version an int8 one was quantised from."""
+    return version.metadata.source_version or version.version
+
+
+def _newest(versions: list[ServedVersion]) -> ServedVersion:
+    return max(versions, key=lambda v: v.version)
+
+
+def _not_faster(version: ServedVersion) -> str | None:
+    """Why a reduced-precision version is not preferred to fp32, or None when it is."""
+    backend = version.key.backend_name
+    if version.metadata.precision not in backend_spec(backend).fast_precisions:
+        return f"{backend} runs {version.metadata.precision} no faster than fp32"
+    return version.metadata.guardrail_problem(backend)
+
+
+def choose_default(ready: list[ServedVersion]) -> DefaultChoice | None:
+    """The default among a model's ready versions (see the module's docstring)."""
+    if not ready:
+        return None
+    export = max(_export(v) for v in ready)
+    family = [v for v in ready if _export(v) == export]
+    reduced = [v for v in family if v.metadata.precision != FP32]
+    fast = [v for v in reduced if _not_faster(v) is None]
+    if fast:
+        chosen = _newest(fast)
+        return DefaultChoice(
+            chosen,
+            f"{chosen.metadata.precision} of the newest export (version {export}) on "
+            f"{chosen.key.backend_name}, faster than fp32, and its accuracy guardrail passed",
+        )
+    passed_over = "; ".join(f"version {v.version} not preferred: {_not_faster(v)}" for v in reduced)
+    fp32 = [v for v in family if v.metadata.precision == FP32]
+    chosen = _newest(fp32 or family)
+    what = "fp32, the newest export" if fp32 else "the newest version of the newest export"
+    return DefaultChoice(chosen, f"{what}" + (f"; {passed_over}" if passed_over else ""))
 
 
 class ModelRepository:
@@ -51,16 +104,13 @@ class ModelRepository:
         kinds = [v.kind for v in self.models.get(name, {}).values() if v.kind is not None]
         return kinds[0] if kinds else POSE
 
+    def default_choice(self, name: str) -> DefaultChoice | None:
+        """The version a request for `name` without a version gets, with why; None when none is ready."""
+        return choose_default([v for v in self.models.get(name, {}).values() if isinstance(v, Loaded)])
+
     def default_version(self, name: str) -> ServedVersion | None:
-        """The newest ready version of the first precision the backend prefers that has one."""
-        ready = [v for v in self.models.get(name, {}).values() if isinstance(v, Loaded)]
-        if not ready:
-            return None
-        for precision in backend_spec(ready[0].key.backend_name).default_precisions:
-            preferred = [v for v in ready if v.metadata.precision == precision]
-            if preferred:
-                return max(preferred, key=lambda v: v.version)
-        return max(ready, key=lambda v: v.version)
+        choice = self.default_choice(name)
+        return choice.model if choice else None
 
     def resolve(self, name: str | None, version: int | None, default_model: str | None) -> LoadedModel:
         """The pose model version a request asks for: UnknownModelError, or ModelNotReadyError when it
@@ -98,7 +148,7 @@ class ModelRepository:
         versions = self.models.get(name)
         if versions is None:
             known = ", ".join(sorted(self.models)) or "none"
-            raise UnknownModelError(f"unknown model {name!r} (served: {known})")
+            raise UnknownModelError(f"unknown model {shown(name)} (served: {known})")
         if self.kind_of(name) != kind:
             raise InvalidInputError(f"model {name!r} is a {self.kind_of(name)} model, not a {kind} model")
         if version is None:
@@ -128,7 +178,10 @@ class ModelRepository:
             return ready[0]
         if not ready:
             raise ModelNotReadyError(f"no {kind} model has a ready version")
-        raise AmbiguousModelError(f"several models are served ({', '.join(ready)}): choose with 'model'")
+        field = "model" if kind == POSE else "detector"
+        raise AmbiguousModelError(
+            f"several {kind} models are served ({', '.join(ready)}): choose with '{field}'"
+        )
 
     def with_model(self, name: str, versions: Mapping[int, ModelVersion]) -> "ModelRepository":
         """A new snapshot in which `name` has `versions` (none: the model is gone); this one is unchanged."""

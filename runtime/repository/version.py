@@ -29,7 +29,7 @@ from core.model_repo import (
     read_version_metadata,
     verify_file,
 )
-from runtime.backends import Backend, backend_spec
+from runtime.backends import Backend, BackendChoice, backend_spec, choose_backend
 from runtime.batching import BatchObserver, DynamicBatcher
 from runtime.options import RuntimeOptions
 
@@ -42,16 +42,27 @@ State = Literal["ready", "unavailable", "loading", "unloading", "not loaded"]
 READY, UNAVAILABLE, LOADING, UNLOADING, NOT_LOADED = get_args(State)
 
 
+def version_label(name: str, version: int) -> str:
+    """How logs and metrics name a version: `name:version`."""
+    return f"{name}:{version}"
+
+
 @dataclass(frozen=True)
 class VersionKey:
+    """Which version, where, and the backend runtime.backends.registry chose for it (with why)."""
+
     name: str
     version: int
     path: Path
-    backend_name: str
+    backend: BackendChoice
+
+    @property
+    def backend_name(self) -> str:
+        return self.backend.name
 
     @property
     def label(self) -> str:
-        return f"{self.name}:{self.version}"
+        return version_label(self.name, self.version)
 
 
 @dataclass(frozen=True)
@@ -121,11 +132,10 @@ ServedVersion = LoadedModel | LoadedDetector
 ModelVersion = LoadedModel | LoadedDetector | UnavailableVersion
 
 
-def _checked_metadata(key: VersionKey) -> VersionMetadata:
-    metadata = read_version_metadata(key.path)
-    if metadata.name != key.name:
-        raise ModelRepositoryError(f"metadata names model {metadata.name!r}, the folder {key.name!r}")
-    verify_file(key.path, metadata, backend_spec(key.backend_name).model_file(key.path))
+def _checked_metadata(name: str, path: Path) -> VersionMetadata:
+    metadata = read_version_metadata(path)
+    if metadata.name != name:
+        raise ModelRepositoryError(f"metadata names model {metadata.name!r}, the folder {name!r}")
     return metadata
 
 
@@ -182,12 +192,21 @@ def _public_reason(error: Exception, root: Path) -> str:
 
 
 def load_version(
-    key: VersionKey, options: RuntimeOptions, backend_factory: BackendFactory, observer: BatchObserver | None
+    name: str,
+    version: int,
+    path: Path,
+    options: RuntimeOptions,
+    backend_factory: BackendFactory,
+    observer: BatchObserver | None,
 ) -> ModelVersion:
-    """Verify, load and probe one version; any failure gives an UnavailableVersion, never an exception."""
+    """Verify, load and probe one version on the backend chosen for it; any failure gives an
+    UnavailableVersion, never an exception."""
     metadata: VersionMetadata | None = None
+    key = VersionKey(name, version, path, choose_backend(options, path, None))
     try:
-        metadata = _checked_metadata(key)
+        metadata = _checked_metadata(name, path)
+        key = VersionKey(name, version, path, choose_backend(options, path, metadata.precision))
+        verify_file(path, metadata, backend_spec(key.backend_name).model_file(path))
         codec = _codec(metadata)
         backend = backend_factory(key.backend_name, key.path, options)
         try:
@@ -196,9 +215,10 @@ def load_version(
             backend.close()
             raise
     except Exception as error:  # runtimes raise their own types; one bad version spares the rest
-        logger.error("model %s is not ready: %s", key.label, error)
+        reason = key.backend.reason
+        logger.error("model %s is not ready on %s (%s): %s", key.label, key.backend_name, reason, error)
         return UnavailableVersion(key, _public_reason(error, key.path.parent.parent), metadata)
-    logger.info("model %s ready on %s", key.label, key.backend_name)
+    logger.info("model %s ready on %s (%s)", key.label, key.backend_name, key.backend.reason)
     batching = options.batching
     batcher = DynamicBatcher(
         backend.infer,

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
-from service.api.deps import MetricsDep, RepositoryDep
+from service.api.deps import LiveRepositoryDep, MetricsDep, RepositoryDep
 from service.schemas import HealthResponse
 
 router = APIRouter(tags=["operations"])
@@ -24,10 +24,13 @@ async def ready(repository: RepositoryDep) -> Response:
 
 
 @router.get("/metrics", response_class=Response)
-async def metrics(metrics: MetricsDep, repository: RepositoryDep) -> Response:
+async def metrics(metrics: MetricsDep, live: LiveRepositoryDep) -> Response:
     """Prometheus text format."""
-    metrics.models_ready.set(repository.ready_count)
+    loaded = live.snapshot.loaded()
+    metrics.observe_repository(live.health.readable, live.health.failed_scans)
+    metrics.models_ready.set(len(loaded))
+    metrics.keep_models({model.label for model in loaded})
     metrics.queued_crops.clear()  # versions released since the last scrape drop out
-    for model in repository.loaded():
+    for model in loaded:
         metrics.queued_crops.labels(model=model.label).set(model.batcher.queued_crops)
     return Response(metrics.render(), media_type=metrics.content_type)

@@ -1,6 +1,5 @@
 """POST /v1/pose: an image and person regions in (multipart or JSON), 16 keypoints per person out."""
 
-import asyncio
 import time
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -9,7 +8,6 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from runtime.options import DetectionOptions
 from runtime.pipeline.pose import PoseEstimate
 from runtime.pipeline.regions import PersonSpec
-from runtime.pipeline.rendering import render_png
 from runtime.repository.version import ServedVersion
 from service.api.deps import MetricsDep, RuntimeDep, SettingsDep, require_api_key
 from service.api.request_bodies import image_request_body
@@ -27,6 +25,9 @@ from service.schemas import (
 )
 
 PNG_MEDIA_TYPE = "image/png"
+# A render=png answer's scale: its pixels per pixel of the upright image (1 unless the image was larger than
+# render_max_side).
+RENDER_SCALE_HEADER = "X-Render-Scale"
 NumberT = TypeVar("NumberT", int, float)
 
 router = APIRouter(tags=["pose"], dependencies=[Depends(require_api_key)])
@@ -135,13 +136,17 @@ async def estimate_pose(
     pose_request = await read_image_request(request, PoseOptions, settings.max_persons)
     options = pose_request.options
     detection = detection_options(options, runtime.options.detection)
+    persons = person_specs(options)
     with runtime.lease(options.model, options.version) as model:
         read = time.perf_counter()
-        found = await runtime.estimate(
-            model, pose_request.image_bytes, person_specs(options), options.flip, deadline, png, detection
-        )
-    metrics.queue_wait.labels(model=model.label).observe(found.timing_s["queue_wait"])
+        arguments = (model, pose_request.image_bytes, persons, options.flip, deadline, detection)
+        if png:
+            found, rendered = await runtime.estimate_and_render(*arguments)
+        else:
+            found = await runtime.estimate(*arguments)
+    metrics.observe_queue_wait(model.label, found.timing_s["queue_wait"])
     if png:
-        return Response(await asyncio.to_thread(render_png, found), media_type=PNG_MEDIA_TYPE)
+        scale = {RENDER_SCALE_HEADER: f"{rendered.scale:.6g}"}
+        return Response(rendered.png, media_type=PNG_MEDIA_TYPE, headers=scale)
     timing = {"read_request": read - started, **found.timing_s, "total": time.perf_counter() - started}
     return response_body(found, timing)

@@ -8,12 +8,18 @@ import numpy as np
 from core.mpii import MpiiAnnotations, write_annotations
 
 
-def make_layout(root: Path, imgnames: list[str], present: set[str], seed: int = 0) -> Path:
-    """A synthetic MPII-layout folder (annot/valid.h5, images/) whose persons sit inside 64x48 images."""
+def make_layout(
+    root: Path, imgnames: list[str], present: set[str], seed: int = 0, part: np.ndarray | None = None
+) -> Path:
+    """A synthetic MPII-layout folder (annot/valid.h5, images/) whose persons sit inside 64x48 images, at
+    random or with the joints `part` (N, 16, 2) given (then each centre is the middle of its joints)."""
     rng = np.random.default_rng(seed)
     count = len(imgnames)
     centers = np.column_stack([rng.uniform(20, 44, count), rng.uniform(15, 33, count)])
-    part = centers[:, None, :] + rng.uniform(-8, 8, (count, 16, 2))
+    if part is None:
+        part = centers[:, None, :] + rng.uniform(-8, 8, (count, 16, 2))
+    else:
+        centers = (part.min(axis=1) + part.max(axis=1)) / 2
     annotations = MpiiAnnotations(
         imgname=tuple(imgnames),
         center=centers,

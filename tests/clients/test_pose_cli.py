@@ -6,9 +6,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from stub_service import stub_keypoints
+from stub_service import StubDetection, stub_keypoints
 
+from clients.api import parse_person, pose_arrays
 from clients.pose import EXIT_OK, EXIT_SERVICE, main
+from core.drawing import draw_poses
 
 
 @pytest.fixture
@@ -36,6 +38,45 @@ def test_prints_the_answer_and_draws_it(stub, image_file, tmp_path, capsys):
     assert drawn.shape == (120, 160, 3) and drawn.any()
 
 
+def test_without_boxes_the_detector_finds_the_persons_and_their_scores_are_listed_and_drawn(
+    stub, image_file, tmp_path, capsys
+):
+    behaviour, url = stub
+    behaviour.detections[image_file.name] = [
+        StubDetection((10.0, 20.0, 60.0, 100.0), 0.9),
+        StubDetection((80.0, 30.0, 150.0, 115.0), 0.55),
+    ]
+    out = tmp_path / "drawn.png"
+    argv = [
+        str(image_file),
+        "--url",
+        url,
+        "--draw",
+        str(out),
+        "--detect-score",
+        "0.5",
+        "--detect-max-persons",
+        "3",
+    ]
+    assert main(argv) == EXIT_OK
+
+    (request,) = behaviour.requests
+    assert request["persons"] is None and "persons" not in request["form"]
+    assert request["form"] == {"flip": "true", "detect_score_threshold": "0.5", "detect_max_persons": "3"}
+    captured = capsys.readouterr()
+    body = json.loads(captured.out)
+    assert [p["score"] for p in body["persons"]] == [0.9, 0.55]
+    assert "the detector found 2 person(s)" in captured.err
+    assert "person 1: box [10, 20, 60, 100], detection score 0.90" in captured.err
+    assert "person 2: box [80, 30, 150, 115], detection score 0.55" in captured.err
+    # the drawing is core's, with each detection score written in its box
+    persons = [parse_person(p) for p in body["persons"]]
+    black = np.zeros((120, 160, 3), np.uint8)
+    with_scores = draw_poses(black, *pose_arrays(persons), box_scores=np.array([0.9, 0.55]))
+    assert (cv2.imread(str(out)) == with_scores).all()
+    assert (with_scores != draw_poses(black, *pose_arrays(persons))).any()
+
+
 def test_no_flip_is_sent(stub, image_file):
     behaviour, url = stub
     assert main([str(image_file), "--box", "1,2,30,40", "--url", url, "--no-flip"]) == EXIT_OK
@@ -56,7 +97,7 @@ def test_a_refusal_is_reported_with_the_service_message(stub, image_file, capsys
         (["--box", "1,2,a,4"], "expected four numbers"),
         (["--box", "10,10,5,20"], "is empty"),
         (["--box", "1,2,nan,4"], "expected four finite numbers"),
-        ([], "the following arguments are required: --box"),
+        (["--box", "1,2,30,40", "--detect-score", "0.5"], "apply only without --box"),
         (["--box", "1,2,30,40", "--draw", "out.unknownext"], "cannot write that file type"),
     ],
 )

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from core.box_metrics import MatchCount, box_iou, count_matches, match_boxes
+from core.box_metrics import MatchCount, box_iou, count_matches, match_boxes, match_to_joints
 
 
 def test_iou_of_known_pairs() -> None:
@@ -39,3 +39,51 @@ def test_counts_ignore_short_people_and_add_up() -> None:
     assert total == MatchCount(4, 3, 5, 1)
     assert total.recall == pytest.approx(0.75) and total.false_share == pytest.approx(0.2)
     assert MatchCount().false_share == 0.0
+
+
+def _person(x1: float, y1: float, x2: float, y2: float) -> np.ndarray:
+    """16 joints spread evenly over the box (corners included)."""
+    xs, ys = np.meshgrid(np.linspace(x1, x2, 4), np.linspace(y1, y2, 4))
+    return np.stack([xs.ravel(), ys.ravel()], axis=1)
+
+
+def _joint_boxes(joints: np.ndarray) -> np.ndarray:
+    return np.concatenate([joints.min(axis=1), joints.max(axis=1)], axis=1)
+
+
+def test_match_to_joints_pairs_each_person_with_its_own_box_one_to_one() -> None:
+    joints = np.stack([_person(0, 0, 40, 100), _person(60, 0, 100, 100), _person(200, 0, 240, 100)])
+    annotated = np.ones((3, 16), dtype=bool)
+    detections = np.array(
+        [
+            [-5, -5, 105, 105],  # around the first two: overlaps each, but less than their own boxes
+            [58, -4, 104, 106],  # the second person
+            [-3, -2, 43, 104],  # the first person
+            [150, 0, 190, 100],  # nobody
+        ],
+        dtype=np.float64,
+    )
+    matched = match_to_joints(detections, _joint_boxes(joints), joints, annotated)
+    assert matched.tolist() == [2, 1, -1]
+    # without their own boxes, the group box stands for one of the two only
+    alone = match_to_joints(detections[[0, 3]], _joint_boxes(joints), joints, annotated)
+    assert sorted(alone.tolist()) == [-1, -1, 0]
+
+
+def test_match_to_joints_needs_half_the_annotated_joints_inside_and_the_iou_floor() -> None:
+    joints = _person(0, 0, 40, 100)[None]
+    annotated = np.ones((1, 16), dtype=bool)
+    upper_half = np.array([[0, 0, 40, 40]], dtype=np.float64)  # 8 of 16 joints
+    assert match_to_joints(upper_half, _joint_boxes(joints), joints, annotated).tolist() == [0]
+    top_quarter = np.array([[0, 0, 40, 10]], dtype=np.float64)  # 4 of 16
+    assert match_to_joints(top_quarter, _joint_boxes(joints), joints, annotated).tolist() == [-1]
+    huge = np.array([[-200, -200, 400, 400]], dtype=np.float64)  # every joint inside, IoU 0.01
+    assert match_to_joints(huge, _joint_boxes(joints), joints, annotated).tolist() == [-1]
+    # joints that are not annotated do not count: the corner box holds 4 of 16 joints, all 4 annotated ones
+    corner = np.array([[0, 0, 25, 34]], dtype=np.float64)
+    assert match_to_joints(corner, _joint_boxes(joints), joints, annotated).tolist() == [-1]
+    some = np.zeros((1, 16), dtype=bool)
+    some[0, [0, 1, 4, 5]] = True
+    some_box = _joint_boxes(joints[:, [0, 1, 4, 5]])
+    assert match_to_joints(corner, some_box, joints, some).tolist() == [0]
+    assert match_to_joints(np.zeros((0, 4)), _joint_boxes(joints), joints, annotated).tolist() == [-1]

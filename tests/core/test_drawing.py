@@ -80,6 +80,21 @@ def test_the_box_is_drawn():
     assert not canvas[200, 200].any()
 
 
+def test_a_detection_score_is_written_inside_its_box_corner():
+    boxes = np.array([[20.0, 20.0, 380.0, 390.0], [0.0, 0.0, 10.0, 10.0]])
+    keypoints = np.full((2, 16, 2), np.nan)
+    style = DrawStyle(thickness=1)
+    canvas, scores = np.zeros((400, 400, 3), np.uint8), np.zeros((2, 16))
+    plain = draw_poses(canvas, keypoints, scores, boxes, style)
+    scored = draw_poses(canvas, keypoints, scores, boxes, style, np.array([0.87, np.nan]))
+    corner = (slice(22, 40), slice(22, 60))
+    assert not plain[corner].any() and scored[corner].any()
+    assert (scored[60:, :] == plain[60:, :]).all()  # nothing else changes
+    assert (scored[:20, :20] == plain[:20, :20]).all()  # the NaN score of the small box writes nothing
+    with pytest.raises(ValueError, match="box scores"):
+        draw_poses(canvas, keypoints, scores, boxes, style, np.ones(3))
+
+
 def test_a_non_bgr_image_is_refused():
     with pytest.raises(ValueError, match="BGR uint8"):
         draw_poses(np.zeros((10, 10), np.uint8), np.zeros((0, 16, 2)), np.zeros((0, 16)))

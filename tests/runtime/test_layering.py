@@ -7,7 +7,7 @@ import pytest
 from helpers import REPO_ROOT
 
 FORBIDDEN = {
-    "runtime": ("fastapi", "starlette", "uvicorn", "h11", "service", "training", "clients"),
+    "runtime": ("fastapi", "starlette", "uvicorn", "h11", "grpc", "service", "training", "clients"),
     "core": ("runtime", "service", "training", "clients", "onnxruntime", "openvino", "mindspore", "torch"),
 }
 

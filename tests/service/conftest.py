@@ -1,12 +1,14 @@
 """Service test fixtures: the app served by uvicorn in a thread (real HTTP on 127.0.0.1)."""
 
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 from helpers import ServedApp
-from service_helpers import repo_with_detector, serve_app
+from service_helpers import load_lite_double, repo_with_detector, serve_app
 
 from service.settings import Settings
 
@@ -39,6 +41,14 @@ def service_url(tiny_model_repo: Path) -> Iterator[str]:
     """One in-thread service per test module with default settings (onnxruntime)."""
     with serve_app(Settings(model_repo=tiny_model_repo, backend="onnxruntime")) as served:
         yield served.url
+
+
+@pytest.fixture
+def lite_double(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """The TEST DOUBLE of mindspore_lite, imported as mindspore_lite for this test."""
+    double = load_lite_double()
+    monkeypatch.setitem(sys.modules, "mindspore_lite", double)
+    return double
 
 
 @pytest.fixture(scope="session")

@@ -143,3 +143,10 @@ def wait_for_queued_crops(url: str, crops: int, model: str = "tiny:1", timeout_s
             return
         time.sleep(0.05)
     raise AssertionError(f"{crops} crops never waited in the queue of {model}")
+
+
+def padded_crops_of(url: str, model: str) -> float:
+    """hgpose_padded_crops_total of `model` ("name:version") from the service's /metrics (0 before any)."""
+    pattern = r"hgpose_padded_crops_total\{model=\"" + re.escape(model) + r"\"\} (\S+)"
+    found = re.search(pattern, httpx.get(f"{url}/metrics").text)
+    return float(found.group(1)) if found else 0.0

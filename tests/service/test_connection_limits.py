@@ -49,8 +49,10 @@ def test_headers_over_the_limit_are_refused_and_the_connection_closed(
         # 20 kB of an unfinished header: the server reads it all at once and answers before the end
         sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: test\r\nX-Big: " + b"a" * 20_000)
         response, _ = read_until_closed(sock)
-    assert response.startswith(b"HTTP/1.1 400")
-    assert "size limit" in json_body(response)["detail"] and json_body(response)["request_id"]
+    assert response.startswith(b"HTTP/1.1 431")
+    assert (
+        "over the limit of 4096 bytes" in json_body(response)["detail"] and json_body(response)["request_id"]
+    )
     with connect(served) as sock:  # headers under the limit are served
         head = b"GET /health/live HTTP/1.1\r\nHost: test\r\nConnection: close\r\nX-Big: "
         sock.sendall(head + b"a" * 3000 + b"\r\n\r\n")
@@ -140,3 +142,50 @@ def test_a_slow_upload_never_holds_shutdown_past_its_limit(
     assert json_body(response)["request_id"] == "slow-1"
     assert not served.thread.is_alive()
     assert stopped <= 1.0 + SLACK_S
+
+
+def exchange(served: ServedApp, request: bytes) -> bytes:
+    """Send `request` in one write; everything the server answers until it closes the connection."""
+    with connect(served) as sock:
+        sock.sendall(request)
+        response, _ = read_until_closed(sock)
+    return response
+
+
+def test_a_request_with_both_content_length_and_transfer_encoding_is_refused_and_closed(
+    serve_in_thread: Callable[..., ServedApp],
+) -> None:
+    served = serve_in_thread()
+    smuggled = (
+        b"POST /v1/models HTTP/1.1\r\nHost: test\r\nX-Request-ID: cl-te\r\nContent-Length: 5\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+        b"GET /health/live HTTP/1.1\r\nHost: test\r\n\r\n"  # pipelined behind it: never answered
+    )
+    response = exchange(served, smuggled)
+    assert response.startswith(b"HTTP/1.1 400"), response[:200]
+    assert response.count(b"HTTP/1.1 ") == 1, "the connection closed after the refusal"
+    body = json_body(response)
+    assert "Content-Length and Transfer-Encoding" in body["detail"] and body["request_id"]
+    assert b"content-type: application/json" in response.lower()
+
+
+@pytest.mark.parametrize("size", [20_000, 100_000])
+def test_headers_over_the_limit_in_one_write_are_refused(
+    serve_in_thread: Callable[..., ServedApp], size: int
+) -> None:
+    served = serve_in_thread(max_header_bytes=16 * 1024)
+    head = b"GET /health/live HTTP/1.1\r\nHost: test\r\nX-Big: " + b"a" * size + b"\r\n\r\n"
+    response = exchange(served, head)
+    assert response.startswith(b"HTTP/1.1 431"), response[:200]
+    assert "16384 bytes" in json_body(response)["detail"]
+
+
+@pytest.mark.parametrize("complete", [True, False])
+def test_huge_headers_get_an_answer_not_a_reset(
+    serve_in_thread: Callable[..., ServedApp], complete: bool
+) -> None:
+    served = serve_in_thread()
+    head = b"GET /health/live HTTP/1.1\r\nHost: test\r\n" + b"X-Big: " + b"a" * 1_000_000
+    response = exchange(served, head + (b"\r\n\r\n" if complete else b""))  # a reset raises here
+    assert response.startswith(b"HTTP/1.1 431"), response[:200]
+    assert json_body(response)["request_id"]

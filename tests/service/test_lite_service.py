@@ -4,7 +4,6 @@ GPU."""
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -19,8 +18,8 @@ from helpers import REPO_ROOT, post_pose
 from service_helpers import (
     LITE_DOUBLE_DIR,
     encode_image,
-    load_lite_double,
     oracle_keypoints,
+    padded_crops_of,
     random_image,
     response_keypoints,
 )
@@ -34,23 +33,11 @@ pytestmark = pytest.mark.slow
 GEARS = (1, 2, 4)
 
 
-@pytest.fixture
-def lite_double(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    double = load_lite_double()
-    monkeypatch.setitem(sys.modules, "mindspore_lite", double)
-    return double
-
-
 def person_boxes(count: int, seed: int) -> list[list[int]]:
     rng = np.random.default_rng(seed)
     corners = rng.integers(0, 60, size=(count, 2))
     sizes = rng.integers(30, 70, size=(count, 2))
     return [[int(x), int(y), int(x + w), int(y + h)] for (x, y), (w, h) in zip(corners, sizes, strict=True)]
-
-
-def padded_crops(url: str) -> float:
-    match = re.search(r'hgpose_padded_crops_total\{model="tiny:1"\} (\S+)', httpx.get(f"{url}/metrics").text)
-    return float(match.group(1)) if match else 0.0
 
 
 @pytest.mark.parametrize("target", ["ascend", "gpu", "cpu"])
@@ -71,7 +58,7 @@ def test_service_on_lite_answers_like_onnxruntime(
     # three persons without flip: one batch of 3 crops, padded to gear 4 on ascend and gpu
     single = post_pose(url, image, [{"box": b} for b in person_boxes(3, 0)], timeout=120, flip="false")
     assert single.status_code == 200, single.text
-    assert padded_crops(url) == (0 if target == "cpu" else 1)
+    assert padded_crops_of(url, "tiny:1") == (0 if target == "cpu" else 1)
 
     cases = [(count, flip) for count in range(1, 6) for flip in (True, False)]
     responses: dict[tuple[int, bool], httpx.Response] = {}

@@ -4,6 +4,7 @@ The servers are real (uvicorn on 127.0.0.1, real onnxruntime backends); the back
 each real backend to record when the service closes it.
 """
 
+import re
 import shutil
 import threading
 import time
@@ -255,7 +256,15 @@ def test_explicit_load_and_unload_behind_the_api_key(serve, repo):
     index = httpx.get(f"{url}/v1/repository", headers=key).json()
     assert index["poll_s"] is None
     assert index["versions"] == [
-        {"name": "tiny", "version": 1, "state": "ready", "on_disk": True, "default": True, "reason": None}
+        {
+            "name": "tiny",
+            "version": 1,
+            "state": "ready",
+            "on_disk": True,
+            "default": True,
+            "reason": None,
+            "reload_error": None,
+        }
     ]
 
     copy_version(repo / "tiny" / "1", repo / "tiny" / "2", 2)
@@ -289,3 +298,85 @@ def test_explicit_load_and_unload_behind_the_api_key(serve, repo):
 
     assert httpx.post(f"{url}/v1/repository/models/tiny/load", headers=key, timeout=60).status_code == 200
     assert httpx.get(f"{url}/health/ready").status_code == 200
+
+
+def metric_value(url: str, name: str) -> float:
+    match = re.search(rf"^{name} (\S+)$", httpx.get(f"{url}/metrics").text, re.MULTILINE)
+    assert match, f"{name} is not on /metrics"
+    return float(match.group(1))
+
+
+def test_a_repository_folder_away_for_a_while_changes_nothing(serve, repo):
+    recorder = ReleaseRecorder()
+    url = serve(repo, backend_factory=recorder, repository_poll_s=POLL_S)
+    data = encode_image(random_image(96, 128, seed=9))
+    away = repo.with_name("repo-away")
+    repo.rename(away)
+    wait_until(lambda: metric_value(url, "hgpose_repository_scan_failures_total") >= 3, "three scans failed")
+    assert metric_value(url, "hgpose_repository_readable") == 0
+    for _ in range(3):
+        response = post_pose(url, data, [{"box": BOX}])
+        assert response.status_code == 200 and response.json()["model"]["version"] == 1
+    index = httpx.get(f"{url}/v1/repository")
+    assert index.status_code == 503 and "cannot be read" in index.json()["detail"]
+    assert str(repo) not in index.text
+    assert httpx.get(f"{url}/v1/models").json()["models"][0]["versions"][0]["status"] == "ready"
+    away.rename(repo)
+    wait_until(lambda: metric_value(url, "hgpose_repository_readable") == 1, "the repository was read again")
+    assert list(repository_states(url)) == [("tiny", 1)]
+    assert repository_states(url)[("tiny", 1)]["state"] == "ready"
+    assert post_pose(url, data, [{"box": BOX}], version="1").status_code == 200
+    assert recorder.closed == [], "nothing was reloaded or released"
+
+
+def test_a_serving_version_whose_files_break_keeps_serving_listed_with_the_reason(serve, repo):
+    recorder = ReleaseRecorder()
+    copy_version(repo / "tiny" / "1", repo / "tiny" / "2", 2)
+    url = serve(repo, backend_factory=recorder, repository_poll_s=POLL_S)
+    data = encode_image(random_image(96, 128, seed=10))
+    healthy = (repo / "tiny" / "2" / ONNX_FILE).read_bytes()
+    corrupt(repo / "tiny" / "2" / ONNX_FILE)
+    wait_until(lambda: repository_states(url)[("tiny", 2)]["reload_error"] is not None, "the reload failed")
+    state = repository_states(url)[("tiny", 2)]
+    assert (state["state"], state["default"], state["on_disk"]) == ("ready", True, True)
+    assert "sha256" in state["reload_error"] and state["reason"] is None
+    listed = httpx.get(f"{url}/v1/models").json()["models"][0]
+    assert listed["default_version"] == 2
+    version_two = next(v for v in listed["versions"] if v["version"] == 2)
+    assert version_two["status"] == "ready" and "sha256" in version_two["reload_error"]
+    for fields in ({"version": "2"}, {}):  # pinned, and the default: both stay on the copy in memory
+        response = post_pose(url, data, [{"box": BOX}], **fields)
+        assert response.status_code == 200 and response.json()["model"]["version"] == 2
+    assert recorder.closed == []
+    # Mended on disk: the new copy loads and replaces the one that kept serving.
+    (repo / "tiny" / "2" / ONNX_FILE).write_bytes(healthy)
+    wait_until(lambda: recorder.closed == ["tiny:2"], "the old copy was replaced and released")
+    assert repository_states(url)[("tiny", 2)]["reload_error"] is None
+    assert post_pose(url, data, [{"box": BOX}], version="2").status_code == 200
+
+
+def test_repository_control_on_an_unreadable_repository_is_a_json_503_and_changes_nothing(serve, repo):
+    recorder = ReleaseRecorder()
+    url = serve(repo, backend_factory=recorder)
+    away = repo.with_name("repo-away")
+    repo.rename(away)
+    repo.symlink_to(repo)  # a link to itself: listing it fails (ELOOP) as an unreadable folder does
+    try:
+        for method, path in [
+            ("GET", "/v1/repository"),
+            ("POST", "/v1/repository/models/tiny/load"),
+            ("POST", "/v1/repository/models/tiny/unload"),
+        ]:
+            response = httpx.request(method, f"{url}{path}", timeout=60)
+            assert response.status_code == 503, (path, response.text)
+            assert response.headers["content-type"] == "application/json"
+            assert "cannot be read" in response.json()["detail"] and response.json()["request_id"]
+        assert httpx.get(f"{url}/health/ready").status_code == 200, "the unload changed nothing"
+        data = encode_image(random_image(96, 128, seed=11))
+        assert post_pose(url, data, [{"box": BOX}]).status_code == 200
+    finally:
+        repo.unlink()
+        away.rename(repo)
+    assert recorder.closed == []
+    assert httpx.post(f"{url}/v1/repository/models/tiny/unload").status_code == 200
+    wait_until(lambda: recorder.closed == ["tiny:1"], "the unload, with the repository back, released it", 30)

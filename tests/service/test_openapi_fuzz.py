@@ -81,6 +81,27 @@ def _operations(api_schema: schemathesis.BaseSchema) -> list[schemathesis.APIOpe
     return [result.ok() for result in api_schema.get_all_operations()]
 
 
+def _fuzz(
+    operation: schemathesis.APIOperation, mode: schemathesis.GenerationMode, path: dict[str, str]
+) -> None:
+    """CASES_PER_OPERATION generated requests to `operation`, path parameters named in `path` set to it."""
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=CASES_PER_OPERATION,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+        database=None,
+    )
+    def check(case: schemathesis.Case) -> None:
+        if path and case.path_parameters:
+            case.path_parameters = {key: path.get(key, value) for key, value in case.path_parameters.items()}
+        case.call_and_validate(checks=CHECKS, timeout=60)
+
+    check()
+
+
 @pytest.mark.parametrize("mode", list(schemathesis.GenerationMode), ids=lambda mode: mode.value)
 def test_generated_requests_get_no_5xx_and_documented_responses(
     api_schema: schemathesis.BaseSchema, mode: schemathesis.GenerationMode
@@ -88,21 +109,32 @@ def test_generated_requests_get_no_5xx_and_documented_responses(
     """Schema-valid (positive) requests for every operation, schema-violating (negative) ones for every
     operation with a body (the others have nothing to violate)."""
     operations = _operations(api_schema)
-    assert {operation.path for operation in operations} >= {"/v1/pose", "/v1/models", "/health/live"}
+    assert {operation.path for operation in operations} >= {
+        "/v1/pose",
+        "/v1/models",
+        "/health/live",
+        "/v2/models/{name}/infer",
+        "/v2/models/{name}/versions/{version}/infer",
+        "/v2/repository/index",
+    }
     if mode is schemathesis.GenerationMode.NEGATIVE:
         operations = [operation for operation in operations if len(operation.body)]
         assert operations
     for operation in operations:
+        _fuzz(operation, mode, {})
 
-        @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(
-            max_examples=CASES_PER_OPERATION,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=True,
-            database=None,
-        )
-        def check(case: schemathesis.Case) -> None:
-            case.call_and_validate(checks=CHECKS, timeout=60)
 
-        check()
+@pytest.mark.parametrize("mode", list(schemathesis.GenerationMode), ids=lambda mode: mode.value)
+def test_generated_infer_requests_for_the_served_model_get_no_5xx(
+    api_schema: schemathesis.BaseSchema, mode: schemathesis.GenerationMode
+) -> None:
+    """The Open Inference Protocol's infer routes with the served model's name and version, so that the
+    generated tensors reach the codec and the model instead of stopping at an unknown model."""
+    operations = [
+        op
+        for op in _operations(api_schema)
+        if op.path.startswith("/v2/models/") and op.path.endswith("/infer")
+    ]
+    assert len(operations) == 2
+    for operation in operations:
+        _fuzz(operation, mode, {"name": "tiny", "version": "1"})

@@ -85,10 +85,10 @@ def test_flip_changes_the_result(service_url: str) -> None:
 def test_json_form_equals_multipart_form(service_url: str) -> None:
     data = encode_image(random_image(150, 200, seed=3), "JPEG", quality=90)
     persons = [{"box": [30, 20, 160, 140]}, {"center": [100, 75], "scale": 0.6}]
-    multipart = post_pose(service_url, data, persons)
+    multipart = post_pose(service_url, data, persons, model="tiny", version="1", flip="true")
     as_json = httpx.post(
         f"{service_url}/v1/pose",
-        json={"image_base64": b64(data), "persons": persons, "model": "tiny", "version": 1},
+        json={"image_base64": b64(data), "persons": persons, "model": "tiny", "version": 1, "flip": True},
         timeout=60,
     )
     assert multipart.status_code == as_json.status_code == 200, as_json.text
@@ -175,6 +175,20 @@ DEEP = "[" * 100_000 + "]" * 100_000  # json.loads would raise RecursionError on
         (GOOD_IMAGE, [{"center": [100, 100], "scale": 1e306}], {}, 422, "times the 100x100 image"),
         (GOOD_IMAGE, [{"box": [400.0, 10, 20, 30]}], {}, 422, "box [400.0, 10.0, 20.0, 30.0] is empty"),
         (GOOD_IMAGE, [{"box": [True, 10, 90, 90]}], {}, 422, "persons.0.box.0"),
+        (GOOD_IMAGE, [{"box": [10, 10, 10 + 1e-9, 90]}], {}, 422, "at least 1 pixel"),
+        (GOOD_IMAGE, [{"box": [10, 50, 90, 50.5]}], {}, 422, "at least 1 pixel"),
+        (GOOD_IMAGE, [{"center": [50, 50], "scale": 1e-300}], {}, 422, "at least 1 pixel"),
+        (GOOD_IMAGE, GOOD_PERSONS, {"version": "1.0"}, 422, "version"),
+        (GOOD_IMAGE, GOOD_PERSONS, {"version": "01"}, 422, "version"),
+        (GOOD_IMAGE, GOOD_PERSONS, {"version": "1_0"}, 422, "version"),
+        (GOOD_IMAGE, GOOD_PERSONS, {"version": " 1"}, 422, "version"),
+        (GOOD_IMAGE, GOOD_PERSONS, {"version": "9" * 5000}, 422, "version"),
+        (GOOD_IMAGE, GOOD_PERSONS, {"flip": "1"}, 422, "flip"),
+        (GOOD_IMAGE, GOOD_PERSONS, {"flip": "True"}, 422, "flip"),
+        (GOOD_IMAGE, GOOD_PERSONS, {"detect_score_threshold": ".5"}, 422, "detect_score_threshold"),
+        (GOOD_IMAGE, GOOD_PERSONS, {"detect_min_size": "nan"}, 422, "detect_min_size"),
+        (GOOD_IMAGE, GOOD_PERSONS, {"detect_max_persons": "2.0"}, 422, "detect_max_persons"),
+        (GOOD_IMAGE, GOOD_PERSONS, {"detect": "yes"}, 422, "detect"),
     ],
 )
 def test_bad_multipart_input_is_a_4xx_naming_the_problem(
@@ -208,6 +222,12 @@ def test_bad_multipart_input_is_a_4xx_naming_the_problem(
          "not valid JSON"),
         ({"json": {"image_base64": b64(GOOD_IMAGE), "persons": GOOD_PERSONS, "version": True}}, 422,
          "version"),
+        ({"json": {"image_base64": b64(GOOD_IMAGE), "persons": GOOD_PERSONS, "version": "1"}}, 422,
+         "version"),
+        ({"json": {"image_base64": b64(GOOD_IMAGE), "persons": GOOD_PERSONS, "version": 1.0}}, 422,
+         "version"),
+        ({"json": {"image_base64": b64(GOOD_IMAGE), "persons": GOOD_PERSONS, "flip": "false"}}, 422, "flip"),
+        ({"json": {"image_base64": b64(GOOD_IMAGE), "persons": GOOD_PERSONS, "flip": 0}}, 422, "flip"),
         ({"json": {"image_base64": b64(GOOD_IMAGE), "persons": [{"box": [1, 2, 3, 4]}] * 1000}}, 422,
          "brackets, braces and commas"),
     ],
@@ -317,3 +337,18 @@ def test_metrics_count_requests_queue_wait_and_batches(serve) -> None:
     assert 'hgpose_queue_wait_seconds_count{model="tiny:1"} 1.0' in text
     assert 'hgpose_inference_seconds_count{model="tiny:1"}' in text
     assert 'hgpose_batch_size_sum{model="tiny:1"} 4.0' in text  # 2 persons, each with its flip copy
+
+
+def test_an_unknown_model_name_is_cut_in_the_404(service_url: str) -> None:
+    name = "m" * 1_000_000
+    response = httpx.post(
+        f"{service_url}/v1/pose",
+        json={"image_base64": b64(GOOD_IMAGE), "persons": GOOD_PERSONS, "model": name},
+    )
+    assert response.status_code == 404 and len(response.content) < 1000, len(response.content)
+    assert (
+        "unknown model 'mmm" in response.json()["detail"]
+        and "1000000 characters" in response.json()["detail"]
+    )
+    load = httpx.post(f"{service_url}/v1/repository/models/{'n' * 8000}/load")
+    assert load.status_code == 404 and len(load.content) < 1000

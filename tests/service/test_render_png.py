@@ -42,10 +42,12 @@ def expected_drawing(body: dict) -> np.ndarray:
 
 def test_render_png_is_the_json_answer_drawn_by_core(service_url: str) -> None:
     body = post(service_url).json()
-    drawn = png_pixels(post(service_url, "?render=png"))
+    response = post(service_url, "?render=png")
+    drawn, response_scale = png_pixels(response), response.headers["x-render-scale"]
     expected = expected_drawing(body)
     assert drawn.shape == (720, 1280, 3)
     np.testing.assert_array_equal(drawn, expected)
+    assert response_scale == "1"  # the image is under render_max_side: drawn at its own size
     assert not np.array_equal(drawn, decoded_pixels(IMAGE.read_bytes()))  # something was drawn
     # The joints are in their side colours (RGB here): the first person's crop, pelvis included, is inside.
     x, y = np.rint([body["persons"][0]["keypoints"][6][k] for k in ("x", "y")]).astype(int)
@@ -88,3 +90,18 @@ def test_render_png_with_flip_off_and_errors_stay_json(service_url: str) -> None
 )
 def test_wants_png(render: str | None, accept: str, png: bool) -> None:
     assert wants_png(render, accept) is png
+
+
+def test_an_image_larger_than_render_max_side_is_drawn_scaled_down(serve) -> None:
+    url = serve(render_max_side=320)
+    body = post(url).json()
+    response = post(url, "?render=png")
+    drawn = png_pixels(response)
+    assert drawn.shape == (180, 320, 3)  # 1280 x 720 at 320 / 1280
+    assert response.headers["x-render-scale"] == "0.25"
+    plain = np.asarray(Image.open(IMAGE).convert("RGB").resize((320, 180), Image.Resampling.BOX), np.int16)
+    assert np.median(np.abs(drawn.astype(np.int16) - plain)) <= 2  # the same picture, scaled
+    # The first person's pelvis is drawn at its scaled place, in the midline colour.
+    pelvis = body["persons"][0]["keypoints"][6]
+    x, y = np.rint([(pelvis["x"] + 0.5) * 0.25 - 0.5, (pelvis["y"] + 0.5) * 0.25 - 0.5]).astype(int)
+    assert tuple(drawn[y, x]) == SIDE_COLORS["center"][::-1]

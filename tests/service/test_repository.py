@@ -3,16 +3,13 @@
 import json
 import logging
 import shutil
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
-from service_helpers import encode_image, load_lite_double, random_image
+from service_helpers import encode_image, random_image
 
 from core.model_repo import METADATA_FILE, ONNX_FILE
-from runtime.backends import resolve_backend
-from runtime.options import BackendOptions, LiteOptions, RuntimeOptions
 from runtime.repository.folders import version_folders
 
 pytestmark = pytest.mark.slow
@@ -56,6 +53,8 @@ def test_broken_versions_are_listed_with_their_reason_and_the_rest_serve(serve, 
     assert tiny[1]["status"] == "ready" and tiny[1]["reason"] is None
     assert tiny[1]["input_size"] == [64, 64] and tiny[1]["heatmap_size"] == [16, 16]
     assert tiny[1]["backend"] == "onnxruntime"
+    assert tiny[1]["backend_reason"] == "the backend setting names onnxruntime"
+    assert listing["tiny"]["default_reason"] == "fp32, the newest export"
     assert (tiny[1]["precision"], tiny[1]["model_file"]) == ("fp32", "model.onnx")
     assert tiny[1]["devices"] == ["CPUExecutionProvider"]  # the session's providers: what really runs it
     assert tiny[2]["status"] == "unavailable" and "sha256" in tiny[2]["reason"]
@@ -96,20 +95,6 @@ def test_a_repository_without_ready_models_is_not_ready(serve, tmp_path: Path, t
     assert httpx.get(f"{url}/health/live").status_code == 200
     version = httpx.get(f"{url}/v1/models").json()["models"][0]["versions"][0]
     assert "model.onnx is missing" in version["reason"]
-
-
-def test_auto_backend_picks_lite_only_with_package_and_ascend_device(tmp_path: Path, monkeypatch) -> None:
-    options = RuntimeOptions(backend="auto")
-    assert resolve_backend(options, device_dir=tmp_path) == "onnxruntime"
-    monkeypatch.setitem(sys.modules, "mindspore_lite", load_lite_double())
-    assert resolve_backend(options, device_dir=tmp_path) == "onnxruntime"
-    (tmp_path / "davinci0").touch()
-    assert resolve_backend(options, device_dir=tmp_path) == "lite"
-    other_device = BackendOptions(lite=LiteOptions(device_id=1))
-    assert resolve_backend(RuntimeOptions(backends=other_device), device_dir=tmp_path) == "onnxruntime"
-    cpu_target = BackendOptions(lite=LiteOptions(target="cpu"))
-    assert resolve_backend(RuntimeOptions(backends=cpu_target), device_dir=tmp_path) == "onnxruntime"
-    assert resolve_backend(RuntimeOptions(backend="mindspore"), device_dir=tmp_path) == "mindspore"
 
 
 def test_a_broken_extra_model_leaves_requests_without_a_model_to_the_ready_one(

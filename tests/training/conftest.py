@@ -8,11 +8,11 @@ only mode that works with numpy 2 (PyNative's first kernel call fails to import 
 from collections.abc import Callable
 from pathlib import Path
 
+import training.isa_cap  # noqa: F401  (sets the oneDNN cap before mindspore is imported)
+
 import numpy as np
 import pytest
 from helpers import GOLDEN
-
-import training  # noqa: F401  (sets the oneDNN cap before mindspore is imported)
 
 ShapeTable = dict[str, tuple[int, ...]]
 

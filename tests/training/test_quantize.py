@@ -145,18 +145,28 @@ def test_calibration_mirrors_every_other_crop(synth_data: Path) -> None:
     np.testing.assert_array_equal(crops[1::2], plain[1::2, :, ::-1])
 
 
-def test_the_service_serves_int8_on_openvino_from_the_ir(
+def test_the_service_serves_int8_on_openvino_from_the_ir_by_default(
     repo: Path, synth_data: Path, launch_service
 ) -> None:
+    """The default backend setting (auto) runs the int8 version on OpenVINO and the fp32 one on onnxruntime,
+    and serves int8 to requests naming no version, since its guardrail passed."""
     assert run(repo, synth_data, "--max-drop", "100") == 0
-    with launch_service(repo, backend="openvino") as service:
+    with launch_service(repo, backend="auto") as service:
         listing = httpx.get(f"{service.url}/v1/models", timeout=30).json()["models"][0]
         versions = {v["version"]: v for v in listing["versions"]}
-        assert listing["default_version"] == 2, "OpenVINO serves the int8 version by default"
+        assert listing["default_version"] == 2
+        assert listing["default_reason"] == (
+            "int8 of the newest export (version 1) on openvino, faster than fp32, "
+            "and its accuracy guardrail passed"
+        )
         assert versions[2]["status"] == "ready"
         assert (versions[2]["precision"], versions[2]["source_version"]) == (INT8, 1)
         assert (versions[2]["model_file"], versions[2]["devices"]) == (OPENVINO_IR_FILE, ["CPU"])
-        assert versions[1]["precision"] == FP32
+        assert versions[2]["backend"] == "openvino"
+        assert "OpenVINO IR" in versions[2]["backend_reason"]
+        assert (versions[1]["precision"], versions[1]["backend"]) == (FP32, "onnxruntime")
+        assert versions[1]["backend_reason"] == "auto: fp32 on the CPU"
+        assert "model tiny:2 ready on openvino (auto: int8 with an OpenVINO IR" in service.log()
         image = synth_data / "images" / read_annotations(synth_data / "annot" / "valid.h5").imgname[0]
         response = post_pose(service.url, image.read_bytes(), [{"box": [0, 0, 100, 120]}], version="2")
         assert response.status_code == 200, response.text
@@ -167,7 +177,7 @@ def test_onnxruntime_keeps_serving_fp32_by_default_when_an_int8_version_is_newer
     repo: Path, synth_data: Path
 ) -> None:
     assert run(repo, synth_data, "--max-drop", "100") == 0
-    live = LiveRepository(RuntimeOptions(model_repo=repo, backend="onnxruntime"), "onnxruntime")
+    live = LiveRepository(RuntimeOptions(model_repo=repo, backend="onnxruntime"))
     live.load_all()
     repository = live.snapshot
     try:

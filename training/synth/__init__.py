@@ -14,8 +14,8 @@ pool), `cli`.
 
 Every image is a pure function of (seed, split, image index, families), so the output does not depend on
 the number of worker processes. It does depend on the numpy and OpenCV builds: the same command drew other
-persons on the lent GPU machine (Python 3.12, numpy 2.5 by its package list) than on the development machine
-(Python 3.11, numpy 2.4.6, OpenCV 5.0.0).
+persons on a GPU machine (Python 3.12, numpy 2.5 by its package list) than on the 2-core CPU machine (Python
+3.11, numpy 2.4.6, OpenCV 5.0.0).
 """
 
 from training.synth.annotation import MIN_ANNOTATED_JOINTS, Entry
