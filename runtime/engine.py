@@ -15,7 +15,7 @@ import numpy as np
 
 from core.codec import FLIP_PAIR_CROPS
 from runtime.backends import create_backend
-from runtime.errors import InvalidInputError
+from runtime.errors import InvalidInputError, NoDetectorError, QueueFullError
 from runtime.memory import return_large_buffers_to_the_system
 from runtime.options import DetectionOptions, RuntimeOptions
 from runtime.pipeline.detect import ImageDetections, detect_persons
@@ -26,6 +26,7 @@ from runtime.pipeline.rendering import RenderedImage, render_png
 from runtime.pipeline.resources import PipelineResources, held
 from runtime.repository.live import LiveRepository, ObserverFactory
 from runtime.repository.version import BackendFactory, LoadedDetector, LoadedModel
+from runtime.video.frame_models import FrameModels
 
 
 class PoseRuntime:
@@ -50,6 +51,7 @@ class PoseRuntime:
             keypoint_helpers=(self._keypoint_pool, helper_threads) if self._keypoint_pool else None,
         )
         self._render_slots = asyncio.Semaphore(options.max_concurrent_renders)
+        self._videos = 0
 
     async def start(self) -> None:
         """Load every version in the repository (off the event loop), then start serving and polling."""
@@ -137,6 +139,51 @@ class PoseRuntime:
         with self.repository.lease_detector(asked.model, asked.version) as detector:
             found = await detect_persons(detector, image_bytes, asked, deadline, self._resources)
         return detector, found
+
+    @contextlib.contextmanager
+    def lease_frame_models(
+        self,
+        model: str | None,
+        version: int | None,
+        flip: bool,
+        detection: DetectionOptions | None = None,
+        first_boxes: np.ndarray | None = None,
+    ) -> Iterator[FrameModels]:
+        """The models one video or live stream runs on, held (with one of `max_concurrent_videos` slots)
+        until it ends; QueueFullError when every slot is taken.
+
+        Without `first_boxes` the detector finds the persons (NoDetectorError when none is ready); with
+        them the detector, when one is ready, still finds newcomers later.
+        """
+        if first_boxes is not None and len(first_boxes) > self.options.max_persons:
+            raise InvalidInputError(
+                f"too many persons: {len(first_boxes)}, the limit is {self.options.max_persons}"
+            )
+        asked = self._detection(detection)
+        with self._video_slot(), self.lease(model, version) as pose_model, contextlib.ExitStack() as stack:
+            try:
+                detector: LoadedDetector | None = stack.enter_context(
+                    self.repository.lease_detector(asked.model, asked.version)
+                )
+            except NoDetectorError:
+                if first_boxes is None:
+                    raise
+                detector = None
+            deadline_s = self.options.request_deadline_s
+            yield FrameModels(pose_model, detector, asked, flip, self._resources, deadline_s, first_boxes)
+
+    @contextlib.contextmanager
+    def _video_slot(self) -> Iterator[None]:
+        limit = self.options.max_concurrent_videos
+        if self._videos >= limit:
+            raise QueueFullError(
+                f"{limit} videos and streams are being tracked, the most at once: retry later"
+            )
+        self._videos += 1
+        try:
+            yield
+        finally:
+            self._videos -= 1
 
     def _detection(self, detection: DetectionOptions | None) -> DetectionOptions:
         asked = detection or self.options.detection

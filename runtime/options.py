@@ -114,3 +114,5 @@ class RuntimeOptions:
     render_max_side: int = 2048
     # Threads that decode keypoints from heatmaps (each takes a share of a request's persons).
     keypoint_threads: int = min(2, os.cpu_count() or 1)
+    # Videos and live streams tracked at once: each holds a few decoded frames (its frames in flight).
+    max_concurrent_videos: int = 2

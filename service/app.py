@@ -15,10 +15,10 @@ from runtime.engine import PoseRuntime
 from runtime.errors import DeadlineExceededError, PoseRuntimeError
 from runtime.options import AUTO_BACKEND
 from runtime.repository.version import BackendFactory
-from service.api import demo, detect, docs, health, models, pose, repository
+from service.api import demo, detect, docs, health, models, pose, repository, stream, video
 from service.errors import ServiceError, deadline_message, error_body, runtime_status
 from service.logs import request_id_var
-from service.middleware import BodyLimitMiddleware, HeadAsGetMiddleware, RequestContextMiddleware
+from service.middleware import BodyLimit, BodyLimitMiddleware, HeadAsGetMiddleware, RequestContextMiddleware
 from service.oip import http as oip_http
 from service.oip.grpc_server import OipGrpcServer
 from service.settings import Settings
@@ -88,6 +88,8 @@ def create_app(settings: Settings | None = None, backend_factory: BackendFactory
     app.state.runtime = runtime
     app.include_router(pose.router)
     app.include_router(detect.router)
+    app.include_router(video.router)
+    app.include_router(stream.router)
     app.include_router(models.router)
     app.include_router(repository.router)
     app.include_router(health.router)
@@ -98,7 +100,10 @@ def create_app(settings: Settings | None = None, backend_factory: BackendFactory
     app.mount(demo.DEMO_ASSETS_PATH, StaticFiles(directory=demo.DEMO_ASSETS_DIR), name="demo-assets")
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(
-        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        timeout_s=settings.body_timeout_s,
+        path_limits={video.VIDEO_PATH: BodyLimit(settings.video_max_bytes, settings.video_body_timeout_s)},
     )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
 

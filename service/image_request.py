@@ -77,9 +77,11 @@ def _typed(name: str, text: str, json_type: str) -> object:
     return text
 
 
-def _multipart_options(
+def multipart_options(
     fields: dict[str, str], persons: str | None, model: type[OptionsT], max_persons: int
 ) -> OptionsT:
+    """Text fields validated by `model` (each read as its JSON type), `persons` parsed as JSON first; 400
+    or 422 naming the problem."""
     types = _json_types(model)
     raw: dict[str, object] = {
         name: _typed(name, text, types.get(name, "string")) for name, text in fields.items()
@@ -104,9 +106,9 @@ async def _read_multipart(
     if persons is not None and not isinstance(persons, str):
         raise ServiceError(422, f"multipart field '{PERSONS_FIELD}' must be text (a JSON list of persons)")
     if persons is None or len(persons) <= INLINE_PERSONS_CHARS:
-        options = _multipart_options(fields, persons, model, max_persons)
+        options = multipart_options(fields, persons, model, max_persons)
     else:
-        options = await run_in_threadpool(_multipart_options, fields, persons, model, max_persons)
+        options = await run_in_threadpool(multipart_options, fields, persons, model, max_persons)
     return ImageRequest(await image.read(), options)
 
 

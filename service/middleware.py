@@ -5,6 +5,8 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -84,27 +86,41 @@ class _BodyRefused(Exception):
         self.what = what
 
 
+@dataclass(frozen=True)
+class BodyLimit:
+    max_bytes: int
+    timeout_s: float
+
+
 class BodyLimitMiddleware:
     """413 for a body over `max_bytes` (by Content-Length up front, or while a chunked body streams); 408
     for a body not received within `timeout_s` of the request's start, so a trickling upload holds its
-    connection, and a graceful shutdown, for at most that long."""
+    connection, and a graceful shutdown, for at most that long. `path_limits` give some paths their own
+    (a video upload is larger and slower than an image)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        timeout_s: float,
+        path_limits: Mapping[str, BodyLimit] | None = None,
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
-        self.timeout_s = timeout_s
+        self.limit = BodyLimit(max_bytes, timeout_s)
+        self.path_limits = dict(path_limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.path_limits.get(scope["path"], self.limit)
+        max_bytes, timeout_s = limit.max_bytes, limit.timeout_s
+        size_limit = f"the limit is {max_bytes} bytes"
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _send_error(
-                send, 413, f"the request body is {int(declared)} bytes; {self._size_limit}", scope
-            )
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await _send_error(send, 413, f"the request body is {int(declared)} bytes; {size_limit}", scope)
             return
-        deadline: float | None = asyncio.get_running_loop().time() + self.timeout_s
+        deadline: float | None = asyncio.get_running_loop().time() + timeout_s
         received = 0
         started = False
 
@@ -115,16 +131,14 @@ class BodyLimitMiddleware:
                     message = await receive()
             except TimeoutError:
                 raise _BodyRefused(
-                    408, f"the request body did not arrive within {self.timeout_s:g} s of its headers"
+                    408, f"the request body did not arrive within {timeout_s:g} s of its headers"
                 ) from None
             if message["type"] == "http.request":
                 if not message.get("more_body", False):
                     deadline = None  # the body is complete: waiting for a disconnect has no deadline
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyRefused(
-                        413, f"the request body exceeds {self.max_bytes} bytes; {self._size_limit}"
-                    )
+                if received > max_bytes:
+                    raise _BodyRefused(413, f"the request body exceeds {max_bytes} bytes; {size_limit}")
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -138,10 +152,6 @@ class BodyLimitMiddleware:
             if started:
                 raise
             await _send_error(send, refusal.status, refusal.what, scope)
-
-    @property
-    def _size_limit(self) -> str:
-        return f"the limit is {self.max_bytes} bytes"
 
 
 async def _send_error(send: Send, status: int, detail: str, scope: Scope) -> None:

@@ -23,6 +23,10 @@ from runtime.options import (
     OpenVinoPrecision,
     RuntimeOptions,
 )
+from runtime.video.decode import VideoLimits
+from runtime.video.orchestrator import VideoPoseOptions
+from runtime.video.smoothing import OneEuroOptions
+from runtime.video.tracking import Similarity, TrackingOptions
 
 LogLevel = Literal["debug", "info", "warning", "error"]
 
@@ -32,6 +36,8 @@ _RUNTIME = RuntimeOptions()
 _ORT, _OPENVINO, _LITE = _RUNTIME.backends.onnxruntime, _RUNTIME.backends.openvino, _RUNTIME.backends.lite
 _BATCHING = _RUNTIME.batching
 _DETECTION = _RUNTIME.detection
+_VIDEO_LIMITS, _VIDEO = VideoLimits(), VideoPoseOptions()
+_TRACKING, _SMOOTHING = _VIDEO.tracking, _VIDEO.smoothing
 # Time a request's line and headers get (uvicorn has no such deadline; service.server adds it).
 HEADER_TIMEOUT_S = 10.0
 DEFAULT_MAX_HEADER_BYTES = 16 * 1024
@@ -155,6 +161,67 @@ class Settings(BaseSettings):
         description="threads that decode keypoints from heatmaps, each taking a share of the persons",
     )
 
+    video_max_bytes: int = Field(
+        default=_VIDEO_LIMITS.max_bytes, ge=1, description="request body limit of POST /v1/pose/video (413)"
+    )
+    video_body_timeout_s: float = Field(
+        default=300.0, gt=0, description="a video upload must arrive within this after its headers (408)"
+    )
+    video_max_duration_s: float = Field(default=_VIDEO_LIMITS.max_duration_s, gt=0)
+    video_max_frames: int = Field(default=_VIDEO_LIMITS.max_frames, ge=1)
+    video_max_side: int = Field(default=_VIDEO_LIMITS.max_side, ge=1, description="pixels, width or height")
+    video_max_pixels: int = Field(default=_VIDEO_LIMITS.max_pixels, ge=1, description="pixels per frame")
+    max_concurrent_videos: int = Field(
+        default=_RUNTIME.max_concurrent_videos,
+        ge=1,
+        description="videos and live streams tracked at once (503 above); each holds a few decoded frames",
+    )
+    video_frames_in_flight: int = Field(
+        default=_VIDEO.max_frames_in_flight,
+        ge=1,
+        description="frames of one video estimated at once, so that their crops share batches",
+    )
+    stream_max_frame_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1, description="largest encoded frame a live stream may send"
+    )
+    stream_idle_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="a live stream that sends no frame for this long is closed (it holds a slot)",
+    )
+
+    track_detect_every: int = Field(
+        default=_TRACKING.detect_every, ge=1, description="the detector runs on every N-th frame"
+    )
+    track_max_missed_frames: int = Field(
+        default=_TRACKING.max_missed_frames, ge=0, description="a track unseen for more frames ends"
+    )
+    track_weak_score: float = Field(
+        default=_TRACKING.weak_track_score,
+        ge=0,
+        le=1,
+        description="a track whose mean joint score falls below this calls the detector on the next frame",
+    )
+    track_min_pose_score: float = Field(
+        default=_TRACKING.min_pose_score, ge=0, le=1, description="a pose scoring below this is no person"
+    )
+    track_joint_score: float = Field(
+        default=_TRACKING.joint_score_threshold,
+        ge=0,
+        le=1,
+        description="joints scoring this much count for a track's next box and for OKS",
+    )
+    track_similarity: Similarity = Field(
+        default=_TRACKING.similarity, description="how poses are matched to tracks: oks or iou"
+    )
+    track_min_similarity: float = Field(
+        default=_TRACKING.min_similarity, ge=0, le=1, description="a pose less like a track is not its"
+    )
+    smooth: bool = Field(default=True, description="One-Euro smoothing of the tracks' joints")
+    smooth_min_cutoff_hz: float = Field(default=_SMOOTHING.min_cutoff_hz, gt=0)
+    smooth_beta: float = Field(default=_SMOOTHING.beta, ge=0)
+    smooth_d_cutoff_hz: float = Field(default=_SMOOTHING.d_cutoff_hz, gt=0)
+
     max_header_bytes: int = Field(
         default=DEFAULT_MAX_HEADER_BYTES,
         ge=1024,
@@ -263,4 +330,32 @@ class Settings(BaseSettings):
             max_concurrent_renders=self.max_concurrent_renders,
             render_max_side=self.render_max_side,
             keypoint_threads=self.keypoint_threads,
+            max_concurrent_videos=self.max_concurrent_videos,
+        )
+
+    def video_limits(self) -> VideoLimits:
+        return VideoLimits(
+            max_bytes=self.video_max_bytes,
+            max_duration_s=self.video_max_duration_s,
+            max_frames=self.video_max_frames,
+            max_side=self.video_max_side,
+            max_pixels=self.video_max_pixels,
+        )
+
+    def video_pose_options(self) -> VideoPoseOptions:
+        """Tracking and smoothing as set; the detector's boxes are taken at its own score threshold."""
+        return VideoPoseOptions(
+            tracking=TrackingOptions(
+                detect_every=self.track_detect_every,
+                max_missed_frames=self.track_max_missed_frames,
+                weak_track_score=self.track_weak_score,
+                min_pose_score=self.track_min_pose_score,
+                joint_score_threshold=self.track_joint_score,
+                similarity=self.track_similarity,
+                min_similarity=self.track_min_similarity,
+                detection_min_score=0.0,
+                max_persons=self.max_persons,
+            ),
+            smoothing=OneEuroOptions(self.smooth_min_cutoff_hz, self.smooth_beta, self.smooth_d_cutoff_hz),
+            max_frames_in_flight=self.video_frames_in_flight,
         )

@@ -6,7 +6,8 @@
 - `synthetic_people_clip(walkers)`: clothed figures of training.synth walking along straight lines over a
   still background, each animated back and forth between two sampled poses; a walker may enter late or
   walk out of the picture. Their joints are where the generator put them.
-- `encode_clip` writes a clip as MP4, MOV, MKV or WebM; `truncated` and `bytes_flipped` damage a file.
+- `encode_clip` writes a clip as MP4, MOV, MKV or WebM; `truncated` and `bytes_flipped` damage a file;
+  `write_y4m` writes the raw YUV file a browser's fake camera plays.
 
 Joints are 0-based pixels (the service's convention; MPII's annotation is 1-based). To look at them:
 
@@ -205,8 +206,27 @@ def two_walkers_and_a_newcomer(frame_count: int = 60) -> tuple[Clip, tuple[Walke
     return synthetic_people_clip(walkers, frame_count, seed=7), walkers
 
 
+def steady_pair(frame_count: int = 26) -> Clip:
+    """Two walkers who stay well inside the picture (for 26 frames at least)."""
+    walkers = (Walker((60, 100), (110, 100), height=110), Walker((190, 95), (160, 95), height=100))
+    return synthetic_people_clip(walkers, frame_count, seed=3)
+
+
 def encode_clip(clip: Clip, container: str = "mp4", codec: str | None = None) -> bytes:
     return encode_video(clip.frames, clip.fps, container, codec)
+
+
+def write_y4m(clip: Clip, path: Path) -> Path:
+    """The clip as an uncompressed YUV4MPEG2 (4:2:0) file, the input of Chromium's fake camera
+    (--use-file-for-fake-video-capture); it loops the frames."""
+    height, width = clip.frames.shape[1:3]
+    rate = f"{round(clip.fps * 1000)}:1000"
+    with path.open("wb") as file:
+        file.write(f"YUV4MPEG2 W{width} H{height} F{rate} Ip A1:1 C420jpeg\n".encode())
+        for image in clip.frames:
+            file.write(b"FRAME\n")
+            file.write(cv2.cvtColor(image, cv2.COLOR_RGB2YUV_I420).tobytes())
+    return path
 
 
 def truncated(data: bytes, keep: float = 0.6) -> bytes:

@@ -2,7 +2,8 @@
 
 The detector sees the image resized onto its input by core.detection (letterbox or stretch); the resized
 RGB copy is made from the decoded image directly, never from a full-size RGB array, so a large image costs
-the detector's input size, not its own. Boxes come back in image pixels.
+the detector's input size, not its own. Boxes come back in image pixels. A video frame, already decoded,
+enters at `find_in_decoded`.
 """
 
 import asyncio
@@ -17,6 +18,7 @@ from runtime.batching import Reservation
 from runtime.errors import DeadlineExceededError
 from runtime.options import DetectionOptions
 from runtime.pipeline.images import DecodedImage, decode_image
+from runtime.pipeline.queue_room import reserve_when_free
 from runtime.pipeline.regions import MIN_PERSON_SIDE_PX, PersonRegion, region_from_box
 from runtime.pipeline.resources import PipelineResources
 from runtime.repository.version import LoadedDetector
@@ -149,3 +151,16 @@ async def detect_persons(
         del image
     timing = {"decode_wait": admitted - started, **found.timing_s}
     return ImageDetections(width, height, FoundPersons(found.regions, timing))
+
+
+async def find_in_decoded(
+    detector: LoadedDetector, image: DecodedImage, options: DetectionOptions, deadline: float
+) -> FoundPersons:
+    """The persons of an image already decoded (a video frame); it waits for room in the detector's queue,
+    up to `deadline`, rather than be refused."""
+    reservation = await reserve_when_free(detector.batcher, 1, deadline)
+    try:
+        prepared = await asyncio.to_thread(detector_input, image, detector.codec)
+        return await find_persons(detector, image, prepared, options, deadline, reservation)
+    finally:
+        detector.batcher.release(reservation)

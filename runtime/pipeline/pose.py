@@ -1,7 +1,7 @@
 """One image's pose estimation: image bytes and person regions in, keypoints out.
 
 reserve queue room -> decode image -> person regions (given, or found by a detector) -> crops -> batch ->
-keypoints.
+keypoints. A video frame, already decoded, enters at the regions (`estimate_boxes`).
 Bad input raises the runtime's typed errors (runtime.errors); the edges map them to their protocol.
 """
 
@@ -18,12 +18,14 @@ from runtime.errors import DeadlineExceededError
 from runtime.options import DetectionOptions
 from runtime.pipeline.detect import decode_and_find
 from runtime.pipeline.images import DecodedImage, ScaledImage, decode_image
+from runtime.pipeline.queue_room import reserve_when_free
 from runtime.pipeline.regions import (
     PersonRegion,
     PersonSpec,
     crop_person,
     crops_per_person,
     person_groups,
+    region_from_box,
     region_from_person,
 )
 from runtime.pipeline.resources import PipelineResources
@@ -206,3 +208,27 @@ async def estimate(
         "decode_keypoints": finished - inferred,
     }
     return PoseEstimate(model, scaled_image, width, height, regions, keypoints, timing)
+
+
+async def estimate_boxes(
+    model: LoadedModel,
+    image: DecodedImage,
+    boxes: np.ndarray,
+    flip: bool,
+    deadline: float,
+    resources: PipelineResources,
+) -> DecodedKeypoints:
+    """Keypoints of the persons in `boxes` (K, 4) of an image already decoded (a video frame), through the
+    same batcher as every image. The crops wait for room in the queue, up to `deadline`, rather than be
+    refused: a video cannot retry one frame."""
+    regions = [region_from_box(tuple(float(v) for v in box), image.width, image.height) for box in boxes]
+    if not regions:
+        return _no_keypoints(model)
+    reservation = await reserve_when_free(model.batcher, len(regions) * crops_per_person(flip), deadline)
+    try:
+        groups = await asyncio.to_thread(_groups, image, regions, flip, model)
+        results = await submit_groups(model, groups, deadline, reservation)
+    finally:
+        model.batcher.release(reservation)
+    outputs = [result.output for result in results]
+    return decode_persons(outputs, regions, model, flip, resources.keypoint_helpers)

@@ -9,19 +9,22 @@ patch up, a stream that stops well before its declared end. Damage inside a comp
 parses (VP9 and H.264 carry no checksums) decodes as a wrong picture and cannot be told from a right one.
 
 Decoding blocks: run `VideoReader.frames()` in a worker thread, one `next()` at a time
-(runtime.video.threaded.iterate_in_thread does). Closing the generator, or the reader, closes the file.
+(runtime.video.threaded.iterate_in_thread does). Closing the generator, or the reader, closes the file;
+the reader may be closed from any thread, even while a frame is being decoded in another (the close
+waits for that frame, and the frames end there).
 """
 
 import io
 import math
 import os
 import re
+import threading
 from collections.abc import Generator, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 import av
 import av.container
@@ -41,7 +44,8 @@ _MAGIC_BYTES = 12
 _TRUNCATION_FRAMES = 3
 _TRUNCATION_SHARE = 0.02
 
-VideoSource = bytes | bytearray | memoryview | str | os.PathLike[str]
+# The file's bytes, its path, or a seekable binary file (an upload spooled to disk), read from its start.
+VideoSource = bytes | bytearray | memoryview | str | os.PathLike[str] | BinaryIO
 
 
 @dataclass(frozen=True)
@@ -82,9 +86,24 @@ def _source_size_and_magic(source: VideoSource) -> tuple[int, bytes]:
     if isinstance(source, bytes | bytearray | memoryview):
         data = memoryview(source)
         return data.nbytes, bytes(data[:_MAGIC_BYTES])
+    if not isinstance(source, str | os.PathLike):
+        size = source.seek(0, io.SEEK_END)
+        source.seek(0)
+        magic = source.read(_MAGIC_BYTES)
+        source.seek(0)
+        return size, magic
     path = Path(source)
     with path.open("rb") as file:
         return path.stat().st_size, file.read(_MAGIC_BYTES)
+
+
+def _openable(source: VideoSource) -> BinaryIO | str:
+    """What av.open reads: a path as text, bytes as an in-memory file, a file as it is."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        return io.BytesIO(source)
+    if isinstance(source, str | os.PathLike):
+        return str(source)
+    return source
 
 
 def _looks_supported(magic: bytes) -> bool:
@@ -137,25 +156,33 @@ def _displayed(image: np.ndarray, rotation_deg: int) -> np.ndarray:
     return image if quarter_turns == 0 else np.ascontiguousarray(np.rot90(image, quarter_turns))
 
 
+class _ReaderClosed(Exception):
+    """The reader was closed while its frames were being read."""
+
+
 class VideoReader(AbstractContextManager["VideoReader"]):
     """An open video: `info` from probing (limits already checked), `frames()` to decode it once."""
 
     def __init__(
         self, source: VideoSource, limits: VideoLimits | None = None, threads: int = 0, strict: bool = True
     ) -> None:
-        """Open and probe `source` (the file's bytes or its path); `threads` decoder threads (0: FFmpeg's
-        choice, one per core). `strict`: a frame the decoder had to patch up (it conceals damaged data)
-        raises CorruptVideoError rather than being passed on. Raises VideoLimitError,
-        UnsupportedVideoError or CorruptVideoError."""
+        """Open and probe `source` (the file's bytes, its path, or a seekable binary file); `threads`
+        decoder threads (0: FFmpeg's choice, one per core). `strict`: a frame the decoder had to patch up
+        (it conceals damaged data) raises CorruptVideoError rather than being passed on. Raises
+        VideoLimitError, UnsupportedVideoError or CorruptVideoError."""
         self.limits = limits or VideoLimits()
         self.strict = strict
+        # Decoding and closing exclude each other: FFmpeg's demuxer must not be freed under a decode.
+        self._lock = threading.Lock()
+        self._closed = False
         size, magic = _source_size_and_magic(source)
         if size > self.limits.max_bytes:
             raise VideoLimitError("file size", size, self.limits.max_bytes, "bytes")
         looks_supported = _looks_supported(magic)
-        file = io.BytesIO(source) if isinstance(source, bytes | bytearray | memoryview) else str(source)
         try:
-            self._container = av.open(file, "r", options={"format_whitelist": ",".join(ALLOWED_DEMUXERS)})
+            self._container = av.open(
+                _openable(source), "r", options={"format_whitelist": ",".join(ALLOWED_DEMUXERS)}
+            )
         except _INPUT_ERRORS as error:
             if looks_supported:
                 raise CorruptVideoError(f"the video cannot be opened: {_reason(error)}") from error
@@ -261,8 +288,10 @@ class VideoReader(AbstractContextManager["VideoReader"]):
                 frame_interval = _time_s(frame.duration, frame.time_base) or frame_interval
                 yield VideoFrame(index, time_s, image)
                 index, previous_time = index + 1, time_s
-                frame = next(self._decoded, None)
+                frame = self._next_decoded()
             self._check_complete(previous_time + (frame_interval or self._nominal_interval()))
+        except _ReaderClosed:
+            return
         except VideoError:
             raise
         except _INPUT_ERRORS as error:
@@ -271,6 +300,12 @@ class VideoReader(AbstractContextManager["VideoReader"]):
             ) from error
         finally:
             self.close()
+
+    def _next_decoded(self) -> av.VideoFrame | None:
+        with self._lock:
+            if self._closed:
+                raise _ReaderClosed
+            return next(self._decoded, None)
 
     def _nominal_interval(self) -> float:
         return 1 / self.info.frame_rate if self.info.frame_rate else 0.0
@@ -292,7 +327,9 @@ class VideoReader(AbstractContextManager["VideoReader"]):
             )
 
     def close(self) -> None:
-        self._container.close()
+        with self._lock:
+            self._closed = True
+            self._container.close()
 
     def __exit__(self, *error: object) -> None:
         self.close()

@@ -86,8 +86,9 @@ async def track_poses(
     options: VideoPoseOptions | None = None,
 ) -> AsyncIterator[FramePoses]:
     """Per frame of `frames` ((index, time_s, RGB image), indices increasing, times not decreasing), its
-    tracked persons, in frame order, each as soon as it and the frames before it are done. Closing the
-    iterator cancels pending estimates and closes `frames`."""
+    tracked persons, in frame order, each as soon as it and the frames before it are done. When `frames`
+    fails (a damaged video), the frames it gave before are answered, then its error is raised. Closing
+    the iterator cancels pending estimates and closes `frames`."""
     options = options or VideoPoseOptions()
     lag = options.max_frames_in_flight
     tracker = PoseTracker(options.tracking, options.smoothing)
@@ -141,6 +142,10 @@ async def track_poses(
             except StopAsyncIteration:
                 next_frame = None
                 continue
+            except Exception:
+                while pending:  # the frames read before the source failed are answered first
+                    yield await complete_oldest()
+                raise
             if previous is not None and (index <= previous[0] or time_s < previous[1]):
                 raise InvalidInputError(
                     f"frame {index} at {time_s} s came after frame {previous[0]} at {previous[1]} s: "

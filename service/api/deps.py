@@ -18,12 +18,14 @@ from service.settings import Settings
 from service.telemetry import ServiceMetrics
 
 # For the pages the service serves (demo, /docs, /redoc): everything from this origin (inline scripts and
-# styles as Swagger UI and ReDoc write them, blob: images and workers); ReDoc's badge from its CDN is not
-# fetched, so the pages work, and stay silent, on a host with no way out. No other site may frame them
-# (clickjacking), and browsers take each answer as the type it states (nosniff).
+# styles as Swagger UI and ReDoc write them, blob: images, videos and workers, the demo's WebSocket, which
+# 'self' covers); ReDoc's badge from its CDN is not fetched, so the pages work, and stay silent, on a host
+# with no way out. No other site may frame them (clickjacking), and browsers take each answer as the type
+# it states (nosniff).
 LOCAL_ONLY_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; worker-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'"
+    "img-src 'self' data: blob:; media-src 'self' blob:; worker-src 'self' blob:; connect-src 'self'; "
+    "frame-ancestors 'none'"
 )
 CSP_HEADERS = {"Content-Security-Policy": LOCAL_ONLY_CSP, "X-Content-Type-Options": "nosniff"}
 

@@ -41,12 +41,13 @@ def _without_null(field: dict[str, Any]) -> dict[str, Any]:
     return {**kept, **forms[0]}
 
 
-def image_request_body(json_model: type[BaseModel]) -> dict[str, Any]:
-    """`openapi_extra` for a route whose JSON body is `json_model` (its options and `image_base64`); the
-    multipart body has the same fields, the image as a file and `persons` as JSON text."""
-    json_schema = inline_definitions(json_model.model_json_schema())
-    properties: dict[str, Any] = {IMAGE_FIELD: IMAGE_FILE}
-    for name, field in json_schema["properties"].items():
+def multipart_schema(
+    options_schema: dict[str, Any], file_field: str, file_schema: dict[str, Any]
+) -> dict[str, Any]:
+    """A multipart body of one file and the text fields of `options_schema` (a pydantic schema with its
+    definitions inlined), `persons` as JSON text."""
+    properties: dict[str, Any] = {file_field: file_schema}
+    for name, field in options_schema["properties"].items():
         if name == IMAGE_BASE64_FIELD:
             continue
         form_field = _without_null(field)
@@ -59,12 +60,19 @@ def image_request_body(json_model: type[BaseModel]) -> dict[str, Any]:
                 "contentSchema": form_field,
             }
         properties[name] = form_field
-    multipart = {
+    return {
         "type": "object",
-        "required": [IMAGE_FIELD],
+        "required": [file_field],
         "additionalProperties": False,
         "properties": properties,
     }
+
+
+def image_request_body(json_model: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra` for a route whose JSON body is `json_model` (its options and `image_base64`); the
+    multipart body has the same fields, the image as a file and `persons` as JSON text."""
+    json_schema = inline_definitions(json_model.model_json_schema())
+    multipart = multipart_schema(json_schema, IMAGE_FIELD, IMAGE_FILE)
     return {
         "requestBody": {
             "required": True,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from helpers import ServedApp
-from service_helpers import load_lite_double, serve_app
+from service_helpers import load_lite_double, repo_with_detector, serve_app
 
 from service.settings import Settings
 
@@ -49,3 +49,16 @@ def lite_double(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     double = load_lite_double()
     monkeypatch.setitem(sys.modules, "mindspore_lite", double)
     return double
+
+
+@pytest.fixture(scope="session")
+def detecting_repo(tiny_model_repo: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny test pose model and a copy of the shipped person detector."""
+    return repo_with_detector(tiny_model_repo, tmp_path_factory.mktemp("detecting") / "repo")
+
+
+@pytest.fixture(scope="module")
+def detecting_service_url(detecting_repo: Path) -> Iterator[str]:
+    """One in-thread service per test module on `detecting_repo` (onnxruntime)."""
+    with serve_app(Settings(model_repo=detecting_repo, backend="onnxruntime")) as served:
+        yield served.url

@@ -4,6 +4,8 @@ any service code, and a reader for /v1/pose responses."""
 import importlib.util
 import io
 import re
+import shutil
+import threading
 import time
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -13,12 +15,15 @@ from typing import Any
 import httpx
 import numpy as np
 import onnxruntime as ort
-from helpers import ServedApp, app_in_thread
+from helpers import REPO_ROOT, ServedApp, app_in_thread
 from PIL import Image
 
 from core.codec import DecodedKeypoints, HeatmapCodec
 from core.geometry import crop_image
 from core.model_repo import ONNX_FILE, read_metadata
+from runtime.backends import create_backend
+from runtime.backends.base import Backend
+from runtime.options import RuntimeOptions
 from service.app import create_app
 from service.server import server_options
 from service.settings import Settings
@@ -28,6 +33,45 @@ def serve_app(settings: Settings, backend_factory: Any = None) -> AbstractContex
     """create_app(settings) under uvicorn in a thread on a free port, configured as `python -m service`."""
     app = create_app(settings, backend_factory=backend_factory)
     return app_in_thread(app, log_config=None, access_log=False, **server_options(settings))
+
+
+SHIPPED_DETECTOR = REPO_ROOT / "model_repo" / "person_detector" / "1"
+
+
+def repo_with_detector(model_repo: Path, root: Path) -> Path:
+    """A copy of `model_repo` at `root` with the shipped person detector beside its models."""
+    shutil.copytree(model_repo, root)
+    shutil.copytree(SHIPPED_DETECTOR, root / "person_detector" / "1")
+    return root
+
+
+class SlowCountingBackends:
+    """A backend factory: the real backends, each call slowed by `delay_s`, and a count of the calls."""
+
+    def __init__(self, delay_s: float) -> None:
+        self.delay_s = delay_s
+        self.calls = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, name: str, path: Path, options: RuntimeOptions) -> Backend:
+        backend = create_backend(name, path, options)
+        factory = self
+
+        class Slow:
+            name = backend.name
+            batch_sizes = backend.batch_sizes
+            devices = backend.devices
+
+            def infer(self, batch: np.ndarray) -> np.ndarray:
+                time.sleep(factory.delay_s)
+                with factory._lock:
+                    factory.calls += 1
+                return backend.infer(batch)
+
+            def close(self) -> None:
+                backend.close()
+
+        return Slow()
 
 
 LITE_DOUBLE_DIR = Path(__file__).resolve().parent / "lite_api_double"  # on PYTHONPATH: the Lite double

@@ -7,16 +7,15 @@ The repository holds the tiny test pose model and a copy of the shipped detector
 import base64
 import io
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
-from helpers import MPII_ANNOTATIONS, MPII_IMAGES, REPO_ROOT, post_pose
+from helpers import MPII_ANNOTATIONS, MPII_IMAGES, post_pose
 from PIL import Image
-from service_helpers import serve_app
+from service_helpers import repo_with_detector, serve_app
 
 from core.box_metrics import box_iou
 from core.model_repo import ONNX_FILE
@@ -25,17 +24,10 @@ from service.settings import Settings
 
 pytestmark = pytest.mark.slow
 
-DETECTOR = REPO_ROOT / "model_repo" / "person_detector" / "1"
 ANNOTATIONS = read_annotations(MPII_ANNOTATIONS).subset(5)
 # The annotated person of entry 1 and its image (two more people stand in it, unannotated).
 ENTRY = 1
 IMAGE = (MPII_IMAGES / ANNOTATIONS.imgname[ENTRY]).read_bytes()
-
-
-def repo_with_detector(tiny_model_repo: Path, root: Path) -> Path:
-    shutil.copytree(tiny_model_repo, root)
-    shutil.copytree(DETECTOR, root / "person_detector" / "1")
-    return root
 
 
 @pytest.fixture(scope="module")

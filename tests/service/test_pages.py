@@ -74,7 +74,7 @@ def test_every_reference_in_the_openapi_document_resolves(keyed_url: str) -> Non
         for key in reference.removeprefix("#/").split("/"):
             assert key in node, f"{reference} points at nothing"
             node = node[key]
-    # The JSON request body's persons are described in place.
+    # The JSON request body's persons (a list, or null for the detector to find them) are described in place.
     body = document["paths"]["/v1/pose"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     persons = body["properties"]["persons"]  # a list, or null (the detector finds the persons)
     items = next(option["items"] for option in persons.get("anyOf", [persons]) if "items" in option)

@@ -1,26 +1,41 @@
-// The demo page: choose an image, draw person boxes, call POST /v1/pose and draw the skeletons it answers.
+// The demo page, in three modes:
+// - Image: choose an image, draw person boxes (or let the detector find them, or edit what it found), call
+//   POST /v1/pose and draw the skeletons it answers.
+// - Video: choose a video, stream POST /v1/pose/video's JSON Lines and draw each frame's skeletons over the
+//   video as it plays, from the frame shown.
+// - Camera: send the camera's frames over WS /v1/pose/stream and draw each answer live.
 // Joint names, limbs and side colours come from GET /demo/skeleton, the service's own definitions.
 
 const $ = (id) => document.getElementById(id);
 
 const ui = {
+  modes: document.querySelectorAll("#modes button"),
   file: $("file"),
+  videoFile: $("video-file"),
   model: $("model"),
   version: $("version"),
   flip: $("flip"),
+  smooth: $("smooth"),
   keyRow: $("key-row"),
   apiKey: $("api-key"),
   keyApply: $("key-apply"),
+  find: $("find"),
   whole: $("whole"),
   clearBoxes: $("clear-boxes"),
   estimate: $("estimate"),
+  track: $("track"),
+  downloadLines: $("download-lines"),
+  cameraStart: $("camera-start"),
+  cameraStop: $("camera-stop"),
   threshold: $("threshold"),
   thresholdValue: $("threshold-value"),
   status: $("status"),
+  rate: $("rate"),
   error: $("error"),
   stage: $("stage"),
   placeholder: $("placeholder"),
   photo: $("photo"),
+  movie: $("movie"),
   canvas: $("skeleton"),
   boxes: $("boxes"),
   tooltip: $("tooltip"),
@@ -37,18 +52,32 @@ const LIMB_WIDTH_PX = 3;
 const HOVER_RADIUS_PX = 12;
 const MIN_BOX_PX = 8;
 const API_KEY_STORAGE = "hgpose-api-key";
+const FRAME_COUNT_HEADER = "X-Video-Frame-Count";
+// The camera: frames sent at most this often, this wide at most, while the socket's buffer is this small.
+const CAMERA_MAX_FPS = 15;
+const CAMERA_MAX_WIDTH = 640;
+const CAMERA_MAX_BUFFERED_BYTES = 256 * 1024;
+const CAMERA_JPEG_QUALITY = 0.8;
+const STREAM_PROTOCOL = "pose-stream";
+const KEY_PROTOCOL_PREFIX = "bearer.";
+const UNAUTHORIZED_CLOSE = 4401;
 
 const state = {
+  mode: "image",
   file: null,
   imageUrl: null,
-  width: 0, // natural image size; 0 while there is none or the browser cannot show it
+  width: 0, // natural size of what is shown; 0 while there is none or the browser cannot show it
   height: 0,
   boxes: [], // [x1, y1, x2, y2] in image pixels
+  boxScores: [], // the detector's score of each box it found, null for a box drawn by hand
   skeleton: null,
-  response: null,
+  response: null, // the JSON shown in the results
+  persons: [], // what the canvas draws now: [{box, keypoints}]
   drawn: [], // the joints on the canvas, for hovering: {person, name, x, y, score}
   apiKey: sessionStorage.getItem(API_KEY_STORAGE) || "",
   drag: null,
+  video: { file: null, url: null, lines: [], frames: [], controller: null, shownFrame: -1 },
+  camera: null, // {stream, socket, timer, answers: [times], last}
 };
 
 function setStatus(text) {
@@ -76,6 +105,15 @@ function askForKey() {
   ui.apiKey.focus();
 }
 
+function describeError(status, statusText, detail) {
+  let text = `${status} ${statusText}: ${detail}`.replace(" :", ":");
+  if (status === 401) {
+    askForKey();
+    text += "\nEnter the service's API key above.";
+  }
+  return text;
+}
+
 // The service's own message: every error it sends is {"detail": "...", "request_id": "..."}.
 async function failure(response) {
   let detail = "";
@@ -85,13 +123,9 @@ async function failure(response) {
   } catch {
     detail = "(no JSON error body)";
   }
-  let text = `${response.status} ${response.statusText}: ${detail}`.replace(" :", ":");
+  let text = describeError(response.status, response.statusText, detail);
   const retryAfter = response.headers.get("Retry-After");
   if (response.status === 503 && retryAfter) text += ` (retry after ${retryAfter} s)`;
-  if (response.status === 401) {
-    askForKey();
-    text += "\nEnter the service's API key above.";
-  }
   return text;
 }
 
@@ -127,52 +161,82 @@ async function loadModels() {
     showError(await failure(response));
     return;
   }
-  state.models = (await response.json()).models;
+  // Pose models only: the detector is asked for by /v1/detect and by requests without boxes.
+  state.models = (await response.json()).models.filter((m) => (m.kind || "pose") === "pose");
   ui.model.replaceChildren(...state.models.map((m) => option(m.name, m.name)));
   fillVersions();
 }
 
+// The element the picture is shown in, and its natural size.
+function media() {
+  return state.mode === "image" ? ui.photo : ui.movie;
+}
+
+function setSize(width, height) {
+  state.width = width;
+  state.height = height;
+  ui.canvas.width = width || 1;
+  ui.canvas.height = height || 1;
+}
+
+function resetResults() {
+  state.response = null;
+  state.persons = [];
+  ui.results.hidden = true;
+}
+
+// The picture `element` shows, at its natural size, in place of the placeholder.
+function showPicture(element, width, height, stageState) {
+  setSize(width, height);
+  element.hidden = false;
+  ui.placeholder.hidden = true;
+  ui.stage.dataset.state = stageState;
+  render();
+}
+
+// A file the browser cannot show: the placeholder says so; the service still gets the file to judge.
+function showUnreadable(element, text) {
+  setSize(0, 0);
+  element.hidden = true;
+  ui.placeholder.hidden = false;
+  ui.placeholder.textContent = text;
+  ui.stage.dataset.state = "unreadable";
+  render();
+}
+
 function setFile(file) {
   if (!file) return;
+  if (file.type.startsWith("video/") && state.mode === "image") setMode("video");
+  if (state.mode === "video") {
+    setVideoFile(file);
+    return;
+  }
   hideError();
   state.file = file;
   state.boxes = [];
-  state.response = null;
-  ui.results.hidden = true;
+  state.boxScores = [];
+  resetResults();
   if (state.imageUrl) URL.revokeObjectURL(state.imageUrl);
   state.imageUrl = URL.createObjectURL(file);
   ui.photo.onload = () => {
-    state.width = ui.photo.naturalWidth;
-    state.height = ui.photo.naturalHeight;
-    ui.canvas.width = state.width;
-    ui.canvas.height = state.height;
-    ui.photo.hidden = false;
-    ui.placeholder.hidden = true;
-    ui.stage.dataset.state = "image";
-    render();
+    showPicture(ui.photo, ui.photo.naturalWidth, ui.photo.naturalHeight, "image");
     setStatus(`${file.name}: ${state.width} x ${state.height} px`);
   };
   ui.photo.onerror = () => {
-    state.width = 0;
-    state.height = 0;
-    ui.photo.hidden = true;
-    ui.placeholder.hidden = false;
-    ui.placeholder.textContent = `The browser cannot show ${file.name}; Estimate poses sends it anyway, for the service to judge.`;
-    ui.stage.dataset.state = "unreadable";
-    render();
+    showUnreadable(ui.photo, `The browser cannot show ${file.name}; Estimate poses sends it anyway, for the service to judge.`);
     setStatus("");
   };
   ui.photo.src = state.imageUrl;
 }
 
-// Image pixels per CSS pixel of the shown image.
+// Image pixels per CSS pixel of the shown picture.
 function imagePerCss() {
-  const rect = ui.photo.getBoundingClientRect();
+  const rect = media().getBoundingClientRect();
   return rect.width ? state.width / rect.width : 1;
 }
 
 function toImage(event) {
-  const rect = ui.photo.getBoundingClientRect();
+  const rect = media().getBoundingClientRect();
   const clamp = (value, high) => Math.min(Math.max(value, 0), high);
   return {
     x: clamp(((event.clientX - rect.left) / rect.width) * state.width, state.width),
@@ -182,8 +246,9 @@ function toImage(event) {
 
 function renderBoxes() {
   const percent = (value, size) => `${(value / size) * 100}%`;
+  const boxes = state.mode === "image" ? state.boxes : [];
   ui.boxes.replaceChildren(
-    ...state.boxes.map(([x1, y1, x2, y2], index) => {
+    ...boxes.map(([x1, y1, x2, y2], index) => {
       const box = document.createElement("div");
       box.className = "box";
       box.dataset.index = String(index);
@@ -192,7 +257,8 @@ function renderBoxes() {
       box.style.width = percent(x2 - x1, state.width);
       box.style.height = percent(y2 - y1, state.height);
       const label = document.createElement("span");
-      label.textContent = `person ${index + 1}`;
+      const score = state.boxScores[index];
+      label.textContent = `person ${index + 1}${score == null ? "" : ` · ${score.toFixed(2)}`}`;
       const remove = document.createElement("button");
       remove.type = "button";
       remove.textContent = "×";
@@ -202,20 +268,21 @@ function renderBoxes() {
       return box;
     }),
   );
-  ui.stage.dataset.boxes = String(state.boxes.length);
+  ui.stage.dataset.boxes = String(boxes.length);
 }
 
+// Draws `state.persons` ([{box, keypoints: [{name, x, y, score}]}]) over the picture.
 function drawSkeleton() {
   const context = ui.canvas.getContext("2d");
   context.clearRect(0, 0, ui.canvas.width, ui.canvas.height);
   state.drawn = [];
-  const body = state.response;
-  if (body && state.skeleton && state.width) {
+  const persons = state.persons;
+  if (persons.length && state.skeleton && state.width) {
     const scale = imagePerCss();
     const threshold = Number(ui.threshold.value);
     const colors = state.skeleton.colors;
     // Joints go on top of every person's box and limbs, so no later person's line hides a joint.
-    const shownByPerson = body.persons.map(
+    const shownByPerson = persons.map(
       (person) =>
         new Map(
           person.keypoints
@@ -223,7 +290,7 @@ function drawSkeleton() {
             .map((k) => [k.name, k]),
         ),
     );
-    body.persons.forEach((person, index) => {
+    persons.forEach((person, index) => {
       const [x1, y1, x2, y2] = person.box;
       context.setLineDash([6 * scale, 4 * scale]);
       context.lineWidth = 1.5 * scale;
@@ -253,7 +320,7 @@ function drawSkeleton() {
         context.lineWidth = scale;
         context.strokeStyle = "rgba(0, 0, 0, 0.7)";
         context.stroke();
-        state.drawn.push({ person: index + 1, ...keypoint });
+        state.drawn.push({ person: persons[index].label ?? index + 1, ...keypoint });
       }
     });
   }
@@ -289,7 +356,7 @@ function hover(event) {
     hideTooltip();
     return;
   }
-  const who = state.response.persons.length > 1 ? ` (person ${best.person})` : "";
+  const who = state.persons.length > 1 ? ` (person ${best.person})` : "";
   ui.tooltip.textContent = `${best.name} ${best.score.toFixed(2)}${who}`;
   ui.tooltip.style.left = `${best.x / scale}px`;
   ui.tooltip.style.top = `${best.y / scale}px`;
@@ -298,11 +365,17 @@ function hover(event) {
 
 function boxSummary() {
   const count = state.boxes.length;
-  return count ? `${count} person box${count > 1 ? "es" : ""}` : "no box: the whole image is one person";
+  return count ? `${count} person box${count > 1 ? "es" : ""}` : "no box: the person detector finds the people";
+}
+
+function setBoxes(boxes, scores = boxes.map(() => null)) {
+  state.boxes = boxes;
+  state.boxScores = scores;
+  renderBoxes();
 }
 
 ui.stage.addEventListener("pointerdown", (event) => {
-  if (!state.width || event.button !== 0 || event.target.closest("button")) return;
+  if (state.mode !== "image" || !state.width || event.button !== 0 || event.target.closest("button")) return;
   const point = toImage(event);
   const box = event.target.closest(".box");
   if (box) {
@@ -310,6 +383,7 @@ ui.stage.addEventListener("pointerdown", (event) => {
     state.drag = { mode: "move", index, start: point, original: [...state.boxes[index]] };
   } else {
     const index = state.boxes.push([point.x, point.y, point.x, point.y]) - 1;
+    state.boxScores[index] = null;
     state.drag = { mode: "draw", index, start: point };
   }
   ui.stage.setPointerCapture(event.pointerId);
@@ -320,7 +394,7 @@ ui.stage.addEventListener("pointerdown", (event) => {
 ui.stage.addEventListener("pointermove", (event) => {
   const drag = state.drag;
   if (!drag) {
-    hover(event);
+    if (state.width) hover(event);
     return;
   }
   const point = toImage(event);
@@ -343,7 +417,10 @@ function endDrag() {
   if (drag.mode === "draw") {
     const [x1, y1, x2, y2] = state.boxes[drag.index];
     const smallest = MIN_BOX_PX * imagePerCss();
-    if (x2 - x1 < smallest || y2 - y1 < smallest) state.boxes.splice(drag.index, 1);
+    if (x2 - x1 < smallest || y2 - y1 < smallest) {
+      state.boxes.splice(drag.index, 1);
+      state.boxScores.splice(drag.index, 1);
+    }
   }
   renderBoxes();
   setStatus(boxSummary());
@@ -356,31 +433,29 @@ ui.stage.addEventListener("pointerleave", hideTooltip);
 ui.boxes.addEventListener("click", (event) => {
   const remove = event.target.closest("button[data-delete]");
   if (!remove) return;
-  state.boxes.splice(Number(remove.dataset.delete), 1);
+  const index = Number(remove.dataset.delete);
+  state.boxes.splice(index, 1);
+  state.boxScores.splice(index, 1);
   renderBoxes();
   setStatus(boxSummary());
 });
 
 ui.whole.addEventListener("click", () => {
   if (!state.width) return;
-  state.boxes.push([0, 0, state.width, state.height]);
-  renderBoxes();
+  setBoxes([...state.boxes, [0, 0, state.width, state.height]], [...state.boxScores, null]);
   setStatus(boxSummary());
 });
 
 ui.clearBoxes.addEventListener("click", () => {
-  state.boxes = [];
-  renderBoxes();
+  setBoxes([]);
   setStatus(boxSummary());
 });
 
-function persons() {
-  if (state.boxes.length) return state.boxes.map((box) => ({ box: box.map((v) => Math.round(v * 10) / 10) }));
-  // Unknown size (a file the browser cannot show): any box; the service reports what is wrong with the file.
-  return [{ box: [0, 0, state.width || 1, state.height || 1] }];
+function rounded(box) {
+  return box.map((v) => Math.round(v * 10) / 10);
 }
 
-function showResults(body, roundTripMs) {
+function showResults(body, rows) {
   const row = (name, value) => {
     const tr = document.createElement("tr");
     for (const text of [name, value]) {
@@ -390,59 +465,448 @@ function showResults(body, roundTripMs) {
     }
     return tr;
   };
-  ui.timing.replaceChildren(
-    ...Object.entries(body.timing_ms).map(([step, ms]) => row(step.replaceAll("_", " "), ms.toFixed(1))),
-    row("round trip, seen by this page", roundTripMs.toFixed(1)),
-  );
+  ui.timing.replaceChildren(...rows.map(([name, value]) => row(name, value)));
+  state.response = body;
   ui.raw.textContent = JSON.stringify(body, null, 2);
   ui.results.hidden = false;
 }
 
-async function estimate() {
+function timingRows(body, roundTripMs) {
+  return [
+    ...Object.entries(body.timing_ms).map(([step, ms]) => [`${step.replaceAll("_", " ")} (ms)`, ms.toFixed(1)]),
+    ["round trip, seen by this page (ms)", roundTripMs.toFixed(1)],
+  ];
+}
+
+// Sends the chosen image with `fields` to `path`; the parsed answer, or null after showing the error.
+async function postImage(path, fields, button, busy) {
   if (!state.file) {
     showError("Choose an image first.");
-    return;
+    return null;
   }
   hideError();
   const form = new FormData();
   form.append("image", state.file, state.file.name);
-  form.append("persons", JSON.stringify(persons()));
-  form.append("flip", ui.flip.checked ? "true" : "false");
-  if (ui.model.value) form.append("model", ui.model.value);
-  if (ui.version.value) form.append("version", ui.version.value);
-  ui.estimate.disabled = true;
-  setStatus("Estimating…");
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  button.disabled = true;
+  setStatus(busy);
   const started = performance.now();
   let response;
   try {
-    response = await call("v1/pose", { method: "POST", body: form });
+    response = await call(path, { method: "POST", body: form });
   } catch (error) {
     showError(`Could not reach the service: ${error.message}`);
     setStatus("");
-    return;
+    return null;
   } finally {
-    ui.estimate.disabled = false;
+    button.disabled = false;
   }
   if (!response.ok) {
     showError(await failure(response));
     setStatus("");
-    return;
+    return null;
   }
-  const body = await response.json();
-  state.response = body;
-  showResults(body, performance.now() - started);
+  return { body: await response.json(), roundTripMs: performance.now() - started };
+}
+
+async function findPeople() {
+  const answer = await postImage("v1/detect", {}, ui.find, "Finding people…");
+  if (!answer) return;
+  const { body, roundTripMs } = answer;
+  resetResults();
+  setBoxes(
+    body.persons.map((p) => p.box),
+    body.persons.map((p) => p.score),
+  );
+  drawSkeleton();
+  showResults(body, timingRows(body, roundTripMs));
+  ui.stage.dataset.state = "found";
+  const count = body.persons.length;
+  setStatus(
+    count
+      ? `${count} ${count > 1 ? "people" : "person"} found by ${body.model.name} v${body.model.version}: edit the boxes, then Estimate poses`
+      : "nobody found: draw a box around each person",
+  );
+}
+
+async function estimate() {
+  // No box: the service's person detector finds the people (a file the browser cannot show included).
+  const fields = { flip: ui.flip.checked ? "true" : "false" };
+  if (state.boxes.length) fields.persons = JSON.stringify(state.boxes.map((box) => ({ box: rounded(box) })));
+  if (ui.model.value) fields.model = ui.model.value;
+  if (ui.version.value) fields.version = ui.version.value;
+  const answer = await postImage("v1/pose", fields, ui.estimate, "Estimating…");
+  if (!answer) return;
+  const { body, roundTripMs } = answer;
+  state.persons = body.persons;
+  showResults(body, timingRows(body, roundTripMs));
   drawSkeleton();
   ui.stage.dataset.state = "posed";
   const { name, version, backend } = body.model;
-  setStatus(`${body.persons.length} person(s) by ${name} v${version} on ${backend}; hover a joint for its score`);
+  const found = body.persons.some((p) => p.score != null) ? " found by the detector" : "";
+  setStatus(`${body.persons.length} person(s)${found}, posed by ${name} v${version} on ${backend}; hover a joint for its score`);
 }
 
+// Video -----------------------------------------------------------------------------------------------
+
+function setVideoFile(file) {
+  hideError();
+  stopTracking();
+  const video = state.video;
+  video.file = file;
+  video.lines = [];
+  video.frames = [];
+  video.shownFrame = -1;
+  ui.downloadLines.disabled = true;
+  resetResults();
+  if (video.url) URL.revokeObjectURL(video.url);
+  video.url = URL.createObjectURL(file);
+  ui.movie.srcObject = null;
+  ui.movie.controls = true;
+  ui.movie.onloadedmetadata = () => {
+    showPicture(ui.movie, ui.movie.videoWidth, ui.movie.videoHeight, "video");
+    setStatus(`${file.name}: ${state.width} x ${state.height} px, ${ui.movie.duration.toFixed(2)} s`);
+  };
+  ui.movie.onerror = () => {
+    showUnreadable(ui.movie, `The browser cannot play ${file.name}; Track poses sends it anyway, for the service to judge.`);
+  };
+  ui.movie.src = video.url;
+}
+
+// The frame line nearest to a media time (frames are in time order).
+function frameAt(time) {
+  const frames = state.video.frames;
+  let low = 0;
+  let high = frames.length - 1;
+  if (high < 0) return null;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (frames[middle].time_s < time) low = middle + 1;
+    else high = middle;
+  }
+  const before = frames[Math.max(low - 1, 0)];
+  const after = frames[low];
+  return Math.abs(before.time_s - time) <= Math.abs(after.time_s - time) ? before : after;
+}
+
+function shownPersons(persons) {
+  return persons.map((person) => ({
+    box: person.box,
+    keypoints: ui.smooth.checked && person.smoothed ? person.smoothed : person.keypoints,
+    label: person.track_id,
+  }));
+}
+
+function drawVideoFrame(time) {
+  const frame = frameAt(time);
+  state.video.shownFrame = frame ? frame.frame : -1;
+  state.persons = frame ? shownPersons(frame.persons) : [];
+  drawSkeleton();
+  ui.stage.dataset.shownFrame = String(state.video.shownFrame);
+}
+
+function followVideo() {
+  if (!("requestVideoFrameCallback" in HTMLVideoElement.prototype)) return;
+  const onFrame = (_now, metadata) => {
+    if (state.mode === "video") drawVideoFrame(metadata.mediaTime);
+    ui.movie.requestVideoFrameCallback(onFrame);
+  };
+  ui.movie.requestVideoFrameCallback(onFrame);
+}
+
+ui.movie.addEventListener("seeked", () => {
+  if (state.mode === "video") drawVideoFrame(ui.movie.currentTime);
+});
+ui.movie.addEventListener("timeupdate", () => {
+  if (state.mode === "video" && !("requestVideoFrameCallback" in HTMLVideoElement.prototype)) {
+    drawVideoFrame(ui.movie.currentTime);
+  }
+});
+
+function stopTracking() {
+  if (state.video.controller) state.video.controller.abort();
+  state.video.controller = null;
+}
+
+function takeLine(text, total) {
+  const video = state.video;
+  video.lines.push(text);
+  const line = JSON.parse(text);
+  if ("frame" in line) {
+    video.frames.push(line);
+    setStatus(`Tracking… frame ${line.frame + 1}${total ? ` of ${total}` : ""}`);
+    ui.stage.dataset.framesReceived = String(video.frames.length);
+    if (ui.movie.paused) drawVideoFrame(ui.movie.currentTime);
+  } else if (line.done) {
+    const rows = [
+      ["frames", String(line.frames)],
+      ["tracks", String(line.tracks)],
+      ["detector runs", String(line.detector_runs)],
+      ["frames per second", String(line.frames_per_s)],
+      ["elapsed (s)", String(line.elapsed_s)],
+    ];
+    showResults(line, rows);
+    setStatus(`${line.frames} frames, ${line.tracks} track(s), ${line.frames_per_s} frames/s by ${line.model.name} v${line.model.version}: play the video`);
+    ui.stage.dataset.state = "tracked";
+  } else if (line.error) {
+    showError(describeError(line.status, "", `${line.detail} (after ${line.frames} frames)`));
+  }
+}
+
+async function track() {
+  const video = state.video;
+  if (!video.file) {
+    showError("Choose a video first.");
+    return;
+  }
+  hideError();
+  stopTracking();
+  video.lines = [];
+  video.frames = [];
+  resetResults();
+  ui.downloadLines.disabled = true;
+  const form = new FormData();
+  form.append("video", video.file, video.file.name);
+  form.append("flip", ui.flip.checked ? "true" : "false");
+  form.append("smooth", ui.smooth.checked ? "true" : "false");
+  if (ui.model.value) form.append("model", ui.model.value);
+  if (ui.version.value) form.append("version", ui.version.value);
+  const controller = new AbortController();
+  video.controller = controller;
+  ui.track.disabled = true;
+  setStatus("Uploading…");
+  ui.stage.dataset.state = "tracking";
+  try {
+    const response = await call("v1/pose/video", { method: "POST", body: form, signal: controller.signal });
+    if (!response.ok) {
+      showError(await failure(response));
+      setStatus("");
+      return;
+    }
+    const total = response.headers.get(FRAME_COUNT_HEADER);
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    let pending = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      pending += value;
+      const lines = pending.split("\n");
+      pending = lines.pop();
+      for (const text of lines) if (text) takeLine(text, total);
+    }
+    if (pending) takeLine(pending, total);
+  } catch (error) {
+    if (error.name !== "AbortError") showError(`Could not reach the service: ${error.message}`);
+  } finally {
+    ui.track.disabled = false;
+    ui.downloadLines.disabled = !video.lines.length;
+    if (video.controller === controller) video.controller = null;
+  }
+}
+
+ui.downloadLines.addEventListener("click", () => {
+  const name = `${(state.video.file?.name || "video").replace(/\.[^.]*$/, "")}.poses.jsonl`;
+  download(`${state.video.lines.join("\n")}\n`, "application/x-ndjson", name);
+});
+
+// Camera ----------------------------------------------------------------------------------------------
+
+function base64url(text) {
+  const bytes = new TextEncoder().encode(text);
+  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+function streamUrl() {
+  const url = new URL("v1/pose/stream", document.baseURI);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  url.searchParams.set("flip", ui.flip.checked ? "true" : "false");
+  url.searchParams.set("smooth", ui.smooth.checked ? "true" : "false");
+  if (ui.model.value) url.searchParams.set("model", ui.model.value);
+  if (ui.version.value) url.searchParams.set("version", ui.version.value);
+  return url.href;
+}
+
+function showRate(camera) {
+  const now = performance.now();
+  camera.answers = camera.answers.filter((time) => now - time < 1000);
+  const last = camera.last;
+  const latency = last ? `, ${last.latency_ms.toFixed(0)} ms in the service` : "";
+  const dropped = last ? `, ${last.dropped} of ${last.received} dropped` : "";
+  ui.rate.textContent = `${camera.answers.length} frames/s answered${dropped}${latency}`;
+  ui.stage.dataset.answers = String(camera.count);
+}
+
+function sendCameraFrame(camera) {
+  const { socket, grab } = camera;
+  if (socket.readyState !== WebSocket.OPEN || socket.bufferedAmount > CAMERA_MAX_BUFFERED_BYTES) return;
+  if (!ui.movie.videoWidth || camera.encoding) return;
+  const scale = Math.min(1, CAMERA_MAX_WIDTH / ui.movie.videoWidth);
+  const width = Math.round(ui.movie.videoWidth * scale);
+  const height = Math.round(ui.movie.videoHeight * scale);
+  if (grab.width !== width || grab.height !== height) {
+    grab.width = width;
+    grab.height = height;
+  }
+  if (state.width !== width || state.height !== height) setSize(width, height);
+  grab.getContext("2d").drawImage(ui.movie, 0, 0, width, height);
+  camera.encoding = true;
+  grab.toBlob(
+    (blob) => {
+      camera.encoding = false;
+      if (blob && socket.readyState === WebSocket.OPEN) {
+        socket.send(blob);
+        camera.sent += 1;
+      }
+    },
+    "image/jpeg",
+    CAMERA_JPEG_QUALITY,
+  );
+}
+
+function takeAnswer(camera, message) {
+  const answer = JSON.parse(message.data);
+  if (answer.error) {
+    showError(describeError(answer.status, "", answer.detail));
+    return;
+  }
+  camera.count += 1;
+  camera.answers.push(performance.now());
+  camera.last = answer;
+  state.persons = shownPersons(answer.persons);
+  drawSkeleton();
+  showRate(camera);
+  if (camera.count === 1) ui.stage.dataset.state = "live";
+}
+
+async function startCamera() {
+  hideError();
+  stopCamera();
+  resetResults();
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: false });
+  } catch (error) {
+    showError(`The camera is not available: ${error.message}`);
+    return;
+  }
+  ui.movie.controls = false;
+  ui.movie.removeAttribute("src");
+  ui.movie.srcObject = stream;
+  ui.movie.hidden = false;
+  ui.placeholder.hidden = true;
+  await ui.movie.play();
+  const protocols = [STREAM_PROTOCOL];
+  if (state.apiKey) protocols.push(KEY_PROTOCOL_PREFIX + base64url(state.apiKey));
+  const socket = new WebSocket(streamUrl(), protocols);
+  const camera = { stream, socket, grab: document.createElement("canvas"), answers: [], count: 0, sent: 0, last: null };
+  state.camera = camera;
+  socket.onmessage = (message) => takeAnswer(camera, message);
+  socket.onclose = (event) => {
+    if (state.camera !== camera) return;
+    if (event.code === UNAUTHORIZED_CLOSE) askForKey();
+    if (event.code !== 1000 && !ui.error.textContent) showError(`The stream closed (${event.code}) ${event.reason}`);
+    stopCamera(false);
+  };
+  socket.onopen = () => {
+    camera.timer = setInterval(() => {
+      sendCameraFrame(camera);
+      showRate(camera);
+    }, 1000 / CAMERA_MAX_FPS);
+  };
+  ui.cameraStart.disabled = true;
+  ui.cameraStop.disabled = false;
+  ui.stage.dataset.state = "camera";
+  setStatus("Camera on: frames go to the service");
+}
+
+// Stops sending and the camera; the last answer stays drawn.
+function stopCamera(closeSocket = true) {
+  const camera = state.camera;
+  if (!camera) return;
+  state.camera = null;
+  clearInterval(camera.timer);
+  if (closeSocket && camera.socket.readyState <= WebSocket.OPEN) camera.socket.close(1000);
+  for (const track of camera.stream.getTracks()) track.stop();
+  ui.movie.pause();
+  ui.cameraStart.disabled = false;
+  ui.cameraStop.disabled = true;
+  if (camera.last) showResults(camera.last, [
+    ["frames sent", String(camera.sent)],
+    ["frames answered", String(camera.count)],
+    ["frames dropped by the service", String(camera.last.dropped)],
+  ]);
+  setStatus(`Camera off: ${camera.count} frames answered`);
+  ui.stage.dataset.state = "stopped";
+}
+
+ui.cameraStart.addEventListener("click", startCamera);
+ui.cameraStop.addEventListener("click", () => stopCamera());
+
+// Modes -----------------------------------------------------------------------------------------------
+
+function setMode(mode) {
+  if (mode === state.mode) return;
+  if (state.mode === "camera") stopCamera();
+  if (state.mode === "video") {
+    stopTracking();
+    ui.movie.pause();
+  }
+  state.mode = mode;
+  document.body.dataset.mode = mode;
+  for (const button of ui.modes) button.setAttribute("aria-selected", String(button.dataset.mode === mode));
+  hideError();
+  hideTooltip();
+  resetResults();
+  ui.photo.hidden = mode !== "image" || !state.file;
+  ui.movie.hidden = mode === "image" || (mode === "video" && !state.video.file);
+  const placeholders = {
+    image: "Pick, drop or paste an image",
+    video: "Pick or drop a video",
+    camera: "Start the camera",
+  };
+  const showing = (mode === "image" && state.file) || (mode === "video" && state.video.file);
+  ui.placeholder.hidden = Boolean(showing);
+  ui.placeholder.textContent = placeholders[mode];
+  if (mode === "image") setSize(ui.photo.naturalWidth || 0, ui.photo.naturalHeight || 0);
+  else if (mode === "video" && state.video.file) setSize(ui.movie.videoWidth, ui.movie.videoHeight);
+  else setSize(0, 0);
+  ui.stage.dataset.state = showing ? mode : "empty";
+  if (mode === "video" && state.video.file) {
+    ui.movie.srcObject = null;
+    if (ui.movie.src !== state.video.url) ui.movie.src = state.video.url;
+    ui.movie.controls = true;
+  }
+  render();
+  setStatus("");
+}
+
+for (const button of ui.modes) button.addEventListener("click", () => setMode(button.dataset.mode));
+
+// Shared ----------------------------------------------------------------------------------------------
+
+function download(text, type, name) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+ui.find.addEventListener("click", findPeople);
 ui.estimate.addEventListener("click", estimate);
+ui.track.addEventListener("click", track);
 ui.file.addEventListener("change", () => setFile(ui.file.files[0]));
+ui.videoFile.addEventListener("change", () => setFile(ui.videoFile.files[0]));
 ui.model.addEventListener("change", fillVersions);
 ui.threshold.addEventListener("input", () => {
   ui.thresholdValue.textContent = Number(ui.threshold.value).toFixed(2);
   drawSkeleton();
+});
+ui.smooth.addEventListener("change", () => {
+  if (state.mode === "video") drawVideoFrame(ui.movie.currentTime);
 });
 
 ui.keyApply.addEventListener("click", () => {
@@ -471,14 +935,9 @@ ui.copy.addEventListener("click", async () => {
 });
 
 ui.download.addEventListener("click", () => {
-  const url = URL.createObjectURL(new Blob([ui.raw.textContent], { type: "application/json" }));
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = `${(state.file?.name || "image").replace(/\.[^.]*$/, "")}.pose.json`;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
+  const source = state.mode === "video" ? state.video.file : state.file;
+  const name = `${(source?.name || state.mode).replace(/\.[^.]*$/, "")}.pose.json`;
+  download(ui.raw.textContent, "application/json", name);
 });
 
 document.addEventListener("dragover", (event) => {
@@ -489,16 +948,17 @@ document.addEventListener("dragleave", () => ui.stage.classList.remove("dragging
 document.addEventListener("drop", (event) => {
   event.preventDefault();
   ui.stage.classList.remove("dragging-file");
-  setFile(event.dataTransfer.files[0]);
+  if (state.mode !== "camera") setFile(event.dataTransfer.files[0]);
 });
 document.addEventListener("paste", (event) => {
   const file = [...event.clipboardData.files].find((f) => f.type.startsWith("image/"));
-  if (!file) return;
+  if (!file || state.mode !== "image") return;
   event.preventDefault();
   setFile(file);
 });
 
 new ResizeObserver(drawSkeleton).observe(ui.photo);
+new ResizeObserver(drawSkeleton).observe(ui.movie);
 
 async function start() {
   if (state.apiKey) {
@@ -510,6 +970,7 @@ async function start() {
   } catch (error) {
     showError(`Could not load the skeleton from the service: ${error.message}`);
   }
+  followVideo();
   await loadModels();
   ui.stage.dataset.ready = "true";
 }

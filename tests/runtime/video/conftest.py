@@ -7,7 +7,7 @@ from video_clips import (
     Walker,
     encode_clip,
     mpii_camera_clip,
-    synthetic_people_clip,
+    steady_pair,
     two_walkers_and_a_newcomer,
 )
 
@@ -30,6 +30,4 @@ def walkers_clip() -> tuple[Clip, tuple[Walker, ...]]:
 
 @pytest.fixture(scope="session")
 def steady_pair_clip() -> Clip:
-    """Two walkers who stay well inside the picture for 26 frames."""
-    walkers = (Walker((60, 100), (110, 100), height=110), Walker((190, 95), (160, 95), height=100))
-    return synthetic_people_clip(walkers, 26, seed=3)
+    return steady_pair()

@@ -1,5 +1,8 @@
 import io
 import os
+import tempfile
+import threading
+import time
 from pathlib import Path
 
 import av
@@ -9,12 +12,13 @@ import pytest
 from video_clips import CLIP_FORMATS, SUFFIXES, Clip, bytes_flipped, encode_clip, truncated
 
 from runtime.video import encode
-from runtime.video.decode import VideoFrame, VideoLimits, VideoReader, probe_video
+from runtime.video.decode import VideoFrame, VideoLimits, VideoReader, VideoSource, probe_video
 from runtime.video.encode import VideoWriter, encode_video, preferred_codec
 from runtime.video.errors import CorruptVideoError, UnsupportedVideoError, VideoLimitError
 
 DECODED_CODEC = {"libx264": "h264", "mpeg4": "mpeg4", "libvpx-vp9": "vp9", "libvpx": "vp8"}
 DEMUXER = {"mp4": "mov", "mov": "mov", "matroska": "matroska", "webm": "matroska"}
+WAIT_S = 10.0
 FORMAT_IDS = [f"{container}-{codec or 'preferred'}" for container, codec in CLIP_FORMATS]
 
 
@@ -23,7 +27,7 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(10 * np.log10(255.0**2 / max(error, 1e-12)))
 
 
-def _decode_all(source: bytes | Path, limits: VideoLimits | None = None) -> list[VideoFrame]:
+def _decode_all(source: VideoSource, limits: VideoLimits | None = None) -> list[VideoFrame]:
     with VideoReader(source, limits) as reader:
         return list(reader.frames())
 
@@ -94,6 +98,50 @@ def test_a_path_reads_as_its_bytes_do_and_closing_the_generator_closes_the_file(
     with VideoReader(path) as unread:
         assert unread.info.frame_count == 24
     assert _open_descriptors(path) == 0
+
+
+def test_an_upload_spooled_to_disk_reads_as_its_bytes_do_and_stays_open_for_its_owner(
+    encoded_mpii: dict[tuple[str, str | None], bytes],
+) -> None:
+    data = encoded_mpii[("mp4", None)]
+    with tempfile.SpooledTemporaryFile(max_size=1024) as upload:
+        upload.write(data)  # past max_size: on disk, as a web framework spools a large upload
+        assert upload._rolled  # type: ignore[attr-defined]
+        frames = _decode_all(upload)
+        assert not upload.closed
+    from_bytes = _decode_all(data)
+    assert len(frames) == len(from_bytes)
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(frames, from_bytes, strict=True))
+    with pytest.raises(VideoLimitError, match="file size"), io.BytesIO(data) as file:
+        VideoReader(file, VideoLimits(max_bytes=len(data) - 1))
+
+
+def test_closing_the_reader_from_another_thread_while_frames_decode_ends_them_quietly(
+    encoded_mpii: dict[tuple[str, str | None], bytes],
+) -> None:
+    """As an edge does when its client hangs up: the close waits for the frame being decoded (freeing the
+    demuxer under it would crash the process) and the frames end without an error."""
+    data = encoded_mpii[("mp4", None)]
+    for attempt in range(20):
+        reader = VideoReader(data)
+        decoded: list[int] = []
+        errors: list[BaseException] = []
+
+        def read(
+            reader: VideoReader = reader, decoded: list[int] = decoded, errors: list[BaseException] = errors
+        ) -> None:
+            try:
+                decoded.extend(frame.frame_index for frame in reader.frames())
+            except BaseException as error:
+                errors.append(error)
+
+        thread = threading.Thread(target=read)
+        thread.start()
+        time.sleep(0.001 * attempt)
+        reader.close()
+        thread.join(WAIT_S)
+        assert not thread.is_alive() and not errors
+        assert decoded == list(range(len(decoded))) and len(decoded) <= 24
 
 
 def test_probe_reports_without_decoding_further(encoded_mpii: dict[tuple[str, str | None], bytes]) -> None:

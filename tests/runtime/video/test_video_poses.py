@@ -11,6 +11,7 @@ from video_clips import Clip, Walker, encode_clip, mean_acceleration, mean_error
 
 from runtime.errors import InvalidInputError
 from runtime.video.decode import VideoReader
+from runtime.video.errors import CorruptVideoError
 from runtime.video.orchestrator import FramePoses, VideoPoseOptions, track_poses
 from runtime.video.threaded import iterate_in_thread
 from runtime.video.tracking import TrackingOptions
@@ -179,3 +180,25 @@ def test_frames_out_of_order_and_wrong_estimates_are_refused(steady_pair_clip: C
 
     with pytest.raises(ValueError, match="boxes need keypoints"):
         asyncio.run(collect())
+
+
+def test_when_the_source_fails_the_frames_read_before_are_answered_then_the_error_raised(
+    steady_pair_clip: Clip,
+) -> None:
+    model = GroundTruthModel(steady_pair_clip, delay_s=0.01)
+
+    async def damaged() -> AsyncIterator[tuple[int, float, np.ndarray]]:
+        async for frame in model.frames():
+            if frame[0] == 6:
+                raise CorruptVideoError("the video's data is damaged at frame 6")
+            yield frame
+
+    answered: list[int] = []
+
+    async def collect() -> None:
+        async for result in track_poses(damaged(), model.estimate, model.detect, VideoPoseOptions()):
+            answered.append(result.index)
+
+    with pytest.raises(CorruptVideoError, match="damaged at frame 6"):
+        asyncio.run(collect())
+    assert answered == list(range(6))

@@ -1,17 +1,85 @@
-"""Driving the demo page like a person (mouse, file chooser) and reading back what its canvas shows."""
+"""Debian's Chromium, offline, and driving the demo page like a person (mouse, file chooser) and reading
+back what its canvas shows.
+
+Playwright's own browser download cannot work on these machines, so the tests launch the system Chromium
+(`apt-get install chromium`; `make test` installs it when it is missing and it runs as root). Every page
+may reach only the service on 127.0.0.1: any other request is aborted and recorded, and a test that made
+one fails.
+"""
 
 import math
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
+import pytest
 from helpers import REPO_ROOT
-from playwright.sync_api import Page, Response
+from playwright.sync_api import Browser, BrowserContext, Page, Response, Route, sync_playwright
 
+CHROMIUM = Path(os.environ.get("HGPOSE_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
+DESKTOP = {"width": 1280, "height": 900}
 SCREENSHOTS = REPO_ROOT / "test-screenshots"
 POSE_PATH = "/v1/pose"
 # Joint markers and limbs are a few CSS pixels wide; a point farther than this from anything drawn is empty.
 MARKER_CSS_PX = 14.0
+
+
+@contextmanager
+def chromium(extra_args: Sequence[str] = ()) -> Iterator[Browser]:
+    """Debian's Chromium, headless, with `extra_args` (a fake camera); skipped (failed in CI) without it."""
+    if not CHROMIUM.exists():
+        message = f"no Chromium at {CHROMIUM}: apt-get install chromium (make test does it as root)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        args = [*CHROMIUM_ARGS, *extra_args]
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
+        yield browser
+        browser.close()
+
+
+def offline_context(browser: Browser, outside: list[str], **options: Any) -> BrowserContext:
+    context = browser.new_context(accept_downloads=True, **options)
+
+    def route(route: Route) -> None:
+        url = route.request.url
+        if urlsplit(url).scheme in ("http", "https") and urlsplit(url).hostname not in LOCAL_HOSTS:
+            outside.append(url)
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+    context.route("**/*", route)
+    return context
+
+
+@contextmanager
+def checked_page(browser: Browser, outside: list[str], **options: Any) -> Iterator[Page]:
+    """A page in a fresh offline context; the test fails if the page asked for anything outside or raised
+    a JavaScript error."""
+    context = offline_context(browser, outside, **options)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not outside, f"the page requested outside hosts: {outside}"
+    assert not errors, f"JavaScript errors on the page: {errors}"
 
 
 def screenshot(page: Page, name: str, full_page: bool = True) -> Path:
@@ -32,24 +100,30 @@ def choose_image(page: Page, path: Path) -> None:
     page.wait_for_selector('#stage[data-state="image"]', state="attached")
 
 
+# The picture the page shows (the image, or the video of a file or the camera) and the size of the pixel grid
+# its skeletons are drawn in (the canvas: the picture's own, or the frame sent to the service).
+_SHOWN = """(() => {
+    const photo = document.getElementById("photo"), canvas = document.getElementById("skeleton");
+    const element = photo.hidden ? document.getElementById("movie") : photo;
+    return { rect: element.getBoundingClientRect(), width: canvas.width, height: canvas.height };
+})()"""
+
+
 def image_to_page(page: Page, x: float, y: float) -> tuple[float, float]:
-    """Image pixel -> page (CSS) coordinates of where the shown image has it."""
+    """Image pixel -> page (CSS) coordinates of where the shown picture has it."""
     return page.evaluate(
-        """([x, y]) => {
-            const photo = document.getElementById("photo");
-            const rect = photo.getBoundingClientRect();
-            const sx = rect.width / photo.naturalWidth, sy = rect.height / photo.naturalHeight;
-            return [rect.left + x * sx, rect.top + y * sy];
-        }""",
+        f"""([x, y]) => {{
+            const shown = {_SHOWN};
+            return [shown.rect.left + x * shown.rect.width / shown.width,
+                    shown.rect.top + y * shown.rect.height / shown.height];
+        }}""",
         [x, y],
     )
 
 
 def image_per_css_px(page: Page) -> float:
-    return page.evaluate(
-        "() => { const p = document.getElementById('photo');"
-        " return p.naturalWidth / p.getBoundingClientRect().width; }"
-    )
+    """Pixels of the drawing's grid per CSS pixel of the shown picture."""
+    return page.evaluate(f"() => {{ const shown = {_SHOWN}; return shown.width / shown.rect.width; }}")
 
 
 def drag(page: Page, start: tuple[float, float], end: tuple[float, float]) -> None:
@@ -110,12 +184,18 @@ def segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
 
 def assert_shown_joints_drawn(page: Page, body: dict, skeleton: dict, threshold: float = 0.0) -> None:
     """Each joint scoring >= threshold is drawn at its JSON position, in its own side's colour when no other
-    shown joint's marker (fill or dark outline) reaches that pixel, and opaque where markers crowd."""
+    shown joint's marker (fill or dark outline) reaches that pixel, and opaque where markers crowd. A joint
+    outside the picture (a model may put one there) has no pixel to check; at least one must be inside."""
     colors = _side_colors(skeleton)
     near = MARKER_CSS_PX * image_per_css_px(page)
     shown = [k for k in keypoints_of(body) if k["score"] >= threshold]
-    pixels = canvas_pixels(page, [(k["x"], k["y"]) for k in shown])
-    for keypoint, (r, g, b, alpha) in zip(shown, pixels, strict=True):
+    width, height = page.evaluate(
+        "() => [document.getElementById('skeleton').width, document.getElementById('skeleton').height]"
+    )
+    inside = [k for k in shown if 0 <= k["x"] < width and 0 <= k["y"] < height]
+    assert inside or not shown, "every joint is outside the picture"
+    pixels = canvas_pixels(page, [(k["x"], k["y"]) for k in inside])
+    for keypoint, (r, g, b, alpha) in zip(inside, pixels, strict=True):
         assert alpha == 255, f"{keypoint['name']} at ({keypoint['x']:.1f}, {keypoint['y']:.1f}) is not drawn"
         neighbours = [
             other

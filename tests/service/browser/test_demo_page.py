@@ -166,11 +166,12 @@ def test_copy_and_download_give_the_json(page: Page, service_url: str) -> None:
 
 
 def test_the_services_message_is_shown_for_a_gif_and_for_a_file_that_is_no_image(
-    page: Page, service_url: str, tmp_path: Path
+    page: Page, detecting_service_url: str, tmp_path: Path
 ) -> None:
+    """No box drawn: the page asks the service to find the people, and the service judges the file."""
     gif = tmp_path / "person.gif"
     Image.new("RGB", (64, 48), (90, 120, 200)).save(gif, "GIF")
-    open_demo(page, service_url)
+    open_demo(page, detecting_service_url)
     choose_image(page, gif)  # the browser shows a GIF; the service takes JPEG, PNG, BMP, WebP
     response = estimate(page)
     assert response.status == 415
@@ -246,6 +247,6 @@ def test_the_page_fits_a_phone_screen(phone_page: Page, service_url: str) -> Non
     stage = phone_page.locator("#stage").bounding_box()
     assert stage is not None and stage["x"] >= 0 and stage["x"] + stage["width"] <= width
     for button in ("#estimate", "#whole", "#file"):
-        box = phone_page.locator(button if button != "#file" else ".file-button").bounding_box()
+        box = phone_page.locator(button if button != "#file" else ".for-image .file-button").bounding_box()
         assert box is not None and box["x"] + box["width"] <= width
     screenshot(phone_page, "demo_phone")
