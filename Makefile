@@ -29,7 +29,7 @@ $(VENV)/.installed-kserve: $(VENV)/.installed-$(ALL_EXTRAS)
 
 setup: $(VENV)/.installed-$(ALL_EXTRAS)  ## everything: serving, training, clients, dev tools
 
-serve: $(VENV)/.installed-$(SERVE_EXTRAS)  ## serve the newest model in model_repo/ (onnxruntime, CPU)
+serve: $(VENV)/.installed-$(SERVE_EXTRAS)  ## serve model_repo/ on the CPU, each version on its fastest runtime
 	$(BIN)/python -m service --host $(HOST) --port $(PORT) --model-repo $(MODEL_REPO)
 
 # The browser tests drive Debian's Chromium (Playwright's own browser download cannot work here). As root

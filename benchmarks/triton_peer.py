@@ -6,13 +6,13 @@
 
 The peer is Triton 2.51 (bundled by nvidia-pytriton) running benchmarks/triton_peer_model.py as a Python
 backend model: the service's pipeline on core/ (decode, crop, flip copy, the same runtime with the same
-settings, core's codec), with Triton's dynamic batching at the service's limits (HGPOSE_MAX_BATCH crops per
-inference, no queue delay). This script builds its model repository and server in a temporary folder from
-the peer's own environment (`--triton-venv`, made by benchmarks/triton_peer_venv.sh) and starts it. Our
-service runs apart (`python -m service`, same backend and version) at `--ours-url`: its Open Inference
-Protocol endpoint (`v2`: model `hourglass`, IMAGE BYTES [1], BOXES FP32 [1, 4], FLIP BOOL [1]; HOST:PORT
-of its HTTP or gRPC port), or its REST route (`v1`: POST /v1/pose, http://HOST:PORT) with the same image
-and box.
+options, core's codec), with Triton's dynamic batching at the service's limits (the runtime's default
+max_batch crops per inference, no queue delay): run the service with its default settings. This script builds
+its model repository and server in a temporary folder from the peer's own environment (`--triton-venv`, made
+by benchmarks/triton_peer_venv.sh) and starts it. Our service runs apart (`python -m service`, same backend
+and version) at `--ours-url`: its Open Inference Protocol endpoint (`v2`: model `hourglass`, IMAGE BYTES [1],
+BOXES FP32 [1, 4], FLIP BOOL [1]; HOST:PORT of its HTTP or gRPC port), or its REST route (`v1`: POST /v1/pose,
+http://HOST:PORT) with the same image and box.
 
 The request: an MPII photograph (1280x720 JPEG) with one person box, flip on. Each round runs every
 concurrency (1, 8, 32 clients, back to back, for `--seconds` each) on both servers, one right after the
@@ -52,7 +52,6 @@ from core.mpii import MPII_SAMPLE_DIR  # noqa: E402
 from runtime.backends import backend_spec  # noqa: E402
 from runtime.options import RuntimeOptions  # noqa: E402
 from runtime.pipeline.regions import CROP_WINDOW_PIXELS, crops_per_person  # noqa: E402
-from service.settings import Settings  # noqa: E402
 
 IMAGE = MPII_SAMPLE_DIR / "images" / "005808361.jpg"
 BOXES = [[780.0, 60.0, 1180.0, 720.0]]
@@ -115,7 +114,7 @@ class TritonEnvironment:
 
 @dataclass(frozen=True)
 class PeerModel:
-    """The peer's Triton model: name, version, batching and the pipeline's settings (from the service's)."""
+    """The peer's Triton model: name, version, batching and the pipeline's options (the runtime's)."""
 
     name: str
     version: int
@@ -451,7 +450,7 @@ def main() -> int:
     args = parser.parse_args()
 
     name, version, version_dir = chosen_version(args)
-    options = Settings(model_repo=args.model_repo, backend=args.backend).runtime_options()
+    options = RuntimeOptions(model_repo=args.model_repo, backend=args.backend)
     environment = TritonEnvironment.find(args.triton_venv)
     model = peer_model(name, version, version_dir, options, args.peer_instances)
     if args.ours_protocol == "v2":

@@ -21,7 +21,6 @@ from service.api.request_bodies import inline_definitions
 from service.errors import ServiceError
 from service.oip import OIP_PATH_PREFIX, SERVER_NAME
 from service.oip import models as oip_models
-from service.oip.calls import InferRequest
 from service.oip.errors import TENSOR_ERROR_STATUS
 from service.oip.rest import (
     BINARY_MEDIA_TYPE,
@@ -54,6 +53,10 @@ EXTENSIONS = ["binary_tensor_data", "model_repository"]
 _STATES = {READY: "READY", LOADING: "LOADING", UNLOADING: "UNLOADING"}  # any other: UNAVAILABLE
 # A repository call's body holds a flag or a few parameters.
 MAX_REPOSITORY_SEPARATORS = 64
+# A request's JSON (or the binary extension's JSON header) up to this size is parsed on the event loop, and
+# outputs up to this size are written there: parsing 64 KB takes well under a millisecond, less than a hop
+# to the thread pool and back. Larger ones (images in JSON's base64, the bare network's heatmaps) go to it.
+INLINE_JSON_BYTES = 64 * 1024
 
 router = APIRouter(prefix=OIP_PATH_PREFIX, tags=["open inference protocol"])
 _keyed = [Depends(require_api_key)]
@@ -174,6 +177,13 @@ def _readiness(runtime: PoseRuntime, name: str, version: str) -> Response:
     return JSONResponse(body, status_code=200 if is_ready else 503)
 
 
+def _json_bytes(body: bytes, header_length: str | None) -> int:
+    """How much of the body is JSON: all of it, or the binary tensor extension's header."""
+    if header_length is not None and header_length.isdigit():
+        return min(int(header_length), len(body))
+    return len(body)
+
+
 async def _infer(
     request: Request, runtime: PoseRuntime, name: str, version: str, header_length: str | None
 ) -> Response:
@@ -183,9 +193,15 @@ async def _infer(
         raise ServiceError(415, f"Content-Encoding {encoding!r} is not taken: send the body uncompressed")
     body = await request.body()
     try:
-        call: InferRequest = await run_in_threadpool(read_infer_request, body, header_length)
+        if _json_bytes(body, header_length) <= INLINE_JSON_BYTES:
+            call = read_infer_request(body, header_length)
+        else:
+            call = await run_in_threadpool(read_infer_request, body, header_length)
         result = await oip_models.infer(runtime, name, version, call, deadline)
-        content, json_length = await run_in_threadpool(write_infer_result, result, call)
+        if sum(tensor.data.nbytes for tensor in result.outputs) <= INLINE_JSON_BYTES:
+            content, json_length = write_infer_result(result, call)
+        else:
+            content, json_length = await run_in_threadpool(write_infer_result, result, call)
     except TensorError as error:
         raise ServiceError(TENSOR_ERROR_STATUS, str(error)) from error
     if json_length is None:

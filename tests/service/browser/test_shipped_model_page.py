@@ -1,5 +1,6 @@
-"""The demo page on the shipped model (model_repo/, onnxruntime) with a synthetic validation image, the
-picture in the README (`test-screenshots/demo_shipped_model.png`, copied to docs/images/demo_page.png)."""
+"""The demo page on the shipped models (model_repo/): on a synthetic validation image with boxes drawn, and on
+a real photograph with no box, where the shipped detector finds the people (the README's picture:
+`test-screenshots/demo_shipped_detection.png`, copied to docs/images/demo_page.png)."""
 
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from browser_helpers import (
     open_demo,
     screenshot,
 )
-from helpers import REPO_ROOT
+from helpers import MPII_IMAGES, REPO_ROOT
 from playwright.sync_api import Page, expect
 
 from core.joints import NUM_JOINTS
@@ -70,3 +71,19 @@ def test_the_shipped_model_on_the_page(page: Page, serve, tmp_path: Path) -> Non
     expect(page.locator("#tooltip")).to_contain_text("head_top")
     assert int(page.get_attribute("#stage", "data-drawn-joints")) == len(boxes) * NUM_JOINTS
     screenshot(page, "demo_shipped_model", full_page=False)
+
+
+def test_the_shipped_models_find_and_pose_the_people_of_a_photograph(page: Page, serve) -> None:
+    """Default settings: each version on its fastest backend, the default version, the shipped detector."""
+    url = serve(repo=SHIPPED_REPO, backend="auto")
+    skeleton = httpx.get(f"{url}/demo/skeleton", timeout=10).json()
+    open_demo(page, url)
+    choose_image(page, MPII_IMAGES / "005808361.jpg")
+    response = estimate(page)
+    assert response.status == 200
+    body = response.json()
+    page.wait_for_selector('#stage[data-state="posed"]', state="attached")
+    assert body["model"]["name"] == "hourglass"
+    assert len(body["persons"]) >= 2 and all(person["score"] > 0 for person in body["persons"])
+    assert_shown_joints_drawn(page, body, skeleton)
+    screenshot(page, "demo_shipped_detection", full_page=False)
