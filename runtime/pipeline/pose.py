@@ -15,6 +15,7 @@ import numpy as np
 from core.codec import DecodedKeypoints
 from runtime.batching import BatchResult, Reservation
 from runtime.errors import DeadlineExceededError
+from runtime.memory import LARGE_IMAGE_PIXELS, release_free_memory
 from runtime.options import DetectionOptions
 from runtime.pipeline.detect import decode_and_find
 from runtime.pipeline.images import DecodedImage, ScaledImage, decode_image
@@ -186,6 +187,8 @@ async def estimate(
         width, height, regions = prepared.image.width, prepared.image.height, prepared.regions
         groups, prepared_timing = prepared.groups, prepared.timing_s
         del prepared  # the image goes now: a waiting request holds only its crops (and a scaled image)
+        if width * height >= LARGE_IMAGE_PIXELS:
+            await asyncio.to_thread(release_free_memory)
 
         queued = time.perf_counter()
         results = await submit_groups(model, groups, deadline, reservation) if groups else []
