@@ -19,12 +19,9 @@ from starlette.datastructures import UploadFile
 
 from runtime.errors import shown
 from service.errors import ServiceError
-from service.payload import decode_base64, max_json_separators, parse_json
+from service.payload import decode_base64, max_json_separators, on_loop_if_small, parse_json
 from service.validation import validation_message
 
-# A `persons` field up to this size is parsed on the event loop (16 persons take ~2 KB; parsing 64 KB
-# takes well under a millisecond); a larger one goes to the thread pool, which costs a thread hop.
-INLINE_PERSONS_CHARS = 64 * 1024
 IMAGE_FIELD = "image"
 IMAGE_BASE64_FIELD = "image_base64"
 PERSONS_FIELD = "persons"
@@ -105,10 +102,9 @@ async def _read_multipart(
     persons = form.get(PERSONS_FIELD)
     if persons is not None and not isinstance(persons, str):
         raise ServiceError(422, f"multipart field '{PERSONS_FIELD}' must be text (a JSON list of persons)")
-    if persons is None or len(persons) <= INLINE_PERSONS_CHARS:
-        options = multipart_options(fields, persons, model, max_persons)
-    else:
-        options = await run_in_threadpool(multipart_options, fields, persons, model, max_persons)
+    # 16 persons take ~2 KB: on the event loop
+    persons_size = 0 if persons is None else len(persons)
+    options = await on_loop_if_small(persons_size, multipart_options, fields, persons, model, max_persons)
     return ImageRequest(await image.read(), options)
 
 

@@ -1,17 +1,18 @@
 """A pose request's JSON and base64 turned into Python values at a bounded cost per call.
 
-Parsing runs in the thread pool, but a parser holds the GIL for its whole call, so the event loop still
-waits for each call: the amount of JSON structure is capped before parsing (a request needs a few values
-per person; an image's base64 has no brackets, braces or commas), the JSON is parsed by pydantic-core's
-parser (about 4x faster than json.loads on a 20 MB string, and depth-limited), and base64 is cleaned and
-decoded in chunks of a few milliseconds each.
+Parsing a large body runs in the thread pool (a small one on the event loop: `on_loop_if_small`), but a parser
+holds the GIL for its whole call, so the event loop still waits for each call: the amount of JSON structure is
+capped before parsing (a request needs a few values per person; an image's base64 has no brackets, braces or
+commas), the JSON is parsed by pydantic-core's parser (about 4x faster than json.loads on a 20 MB string, and
+depth-limited), and base64 is cleaned and decoded in chunks of a few milliseconds each.
 """
 
 import binascii
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import pydantic_core
+from starlette.concurrency import run_in_threadpool
 
 from service.errors import ServiceError
 
@@ -21,6 +22,20 @@ JSON_SEPARATORS_PER_PERSON = 8
 JSON_SEPARATORS_BESIDE_PERSONS = 32
 _BASE64_WHITESPACE = b" \t\r\n"
 _BASE64_CHUNK = 1 << 20  # a multiple of 4 characters
+# Parsing or writing this much (JSON, a few persons, a few small tensors) takes well under a millisecond,
+# less than a hop to the thread pool and back.
+INLINE_BYTES = 64 * 1024
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+async def on_loop_if_small(size: int, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """`function(*args, **kwargs)` on the event loop when `size` (bytes or characters to handle) is at most
+    INLINE_BYTES, in the thread pool otherwise."""
+    if size <= INLINE_BYTES:
+        return function(*args, **kwargs)
+    return await run_in_threadpool(function, *args, **kwargs)
 
 
 def max_json_separators(max_persons: int) -> int:

@@ -11,7 +11,6 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from runtime.engine import PoseRuntime
 from runtime.repository.live import VersionState
@@ -46,17 +45,13 @@ from service.oip.schemas import (
     TensorMetadata,
 )
 from service.oip.tensors import TensorError
-from service.payload import parse_json
+from service.payload import on_loop_if_small, parse_json
 from service.validation import validation_message
 
 EXTENSIONS = ["binary_tensor_data", "model_repository"]
 _STATES = {READY: "READY", LOADING: "LOADING", UNLOADING: "UNLOADING"}  # any other: UNAVAILABLE
 # A repository call's body holds a flag or a few parameters.
 MAX_REPOSITORY_SEPARATORS = 64
-# A request's JSON (or the binary extension's JSON header) up to this size is parsed on the event loop, and
-# outputs up to this size are written there: parsing 64 KB takes well under a millisecond, less than a hop
-# to the thread pool and back. Larger ones (images in JSON's base64, the bare network's heatmaps) go to it.
-INLINE_JSON_BYTES = 64 * 1024
 
 router = APIRouter(prefix=OIP_PATH_PREFIX, tags=["open inference protocol"])
 _keyed = [Depends(require_api_key)]
@@ -193,15 +188,12 @@ async def _infer(
         raise ServiceError(415, f"Content-Encoding {encoding!r} is not taken: send the body uncompressed")
     body = await request.body()
     try:
-        if _json_bytes(body, header_length) <= INLINE_JSON_BYTES:
-            call = read_infer_request(body, header_length)
-        else:
-            call = await run_in_threadpool(read_infer_request, body, header_length)
+        # Images in JSON's base64 and the bare network's heatmaps are parsed and written in the thread pool.
+        json_size = _json_bytes(body, header_length)
+        call = await on_loop_if_small(json_size, read_infer_request, body, header_length)
         result = await oip_models.infer(runtime, name, version, call, deadline)
-        if sum(tensor.data.nbytes for tensor in result.outputs) <= INLINE_JSON_BYTES:
-            content, json_length = write_infer_result(result, call)
-        else:
-            content, json_length = await run_in_threadpool(write_infer_result, result, call)
+        outputs_size = sum(tensor.data.nbytes for tensor in result.outputs)
+        content, json_length = await on_loop_if_small(outputs_size, write_infer_result, result, call)
     except TensorError as error:
         raise ServiceError(TENSOR_ERROR_STATUS, str(error)) from error
     if json_length is None:
